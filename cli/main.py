@@ -1,0 +1,200 @@
+"""The ``wmc`` command: a thin layer over the library.
+
+Library errors (:class:`ledger.errors.LedgerError`) become a message on stderr and an exit code
+in one place, :class:`_Group.invoke`. structlog is configured here and nowhere else: JSON lines
+when stderr is not a terminal, a console renderer when it is; one canonical event per command.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import structlog
+import typer
+from typer.core import TyperGroup
+
+from cli.render import emit_json, emit_rows
+from ledger import audit, reports
+from ledger.db import DEFAULT_URL, make_engine, transaction
+from ledger.errors import LedgerError
+from ledger.migrate import upgrade
+from ledger.refdata import load_file
+
+log = structlog.get_logger("wmc")
+
+
+class _Group(TyperGroup):
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LedgerError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+app = typer.Typer(
+    cls=_Group, no_args_is_help=True, add_completion=False,
+    help="wmc-ledger: settlement ledger for Cross-boundary Wealth Management Connect.",
+)
+report_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Balances, trial balance, quota.")
+audit_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Integrity checks.")
+app.add_typer(report_app, name="report")
+app.add_typer(audit_app, name="audit")
+
+
+def configure_logging() -> None:
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer()
+        if sys.stderr.isatty()
+        else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db: Annotated[
+        str, typer.Option("--db", envvar="WMC_DB", help="SQLAlchemy URL of the ledger database.")
+    ] = DEFAULT_URL,
+) -> None:
+    configure_logging()
+    ctx.obj = {"db": db}
+
+
+def _engine(ctx: typer.Context) -> Any:
+    return make_engine(ctx.obj["db"])
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the schema (Alembic migrations); running it twice is harmless."""
+    t0 = time.perf_counter()
+    upgrade(_engine(ctx))
+    log.info("init.completed", db=_safe_url(ctx.obj["db"]),
+             seconds=round(time.perf_counter() - t0, 3))
+
+
+class LoadKind(StrEnum):
+    banks = "banks"
+    accounts = "accounts"
+
+
+@app.command()
+def load(
+    ctx: typer.Context,
+    kind: Annotated[LoadKind, typer.Argument(help="What the file holds.")],
+    file: Annotated[Path, typer.Argument(help="A .csv or .jsonl file.")],
+) -> None:
+    """Load reference data idempotently; a bad file is refused whole (exit 2)."""
+    t0 = time.perf_counter()
+    result = transaction(_engine(ctx), lambda c: load_file(c, kind.value, file))
+    log.info("load.completed", kind=kind.value, file=str(file), rows=result.rows,
+             inserted=result.inserted, unchanged=result.unchanged,
+             seconds=round(time.perf_counter() - t0, 3))
+    typer.echo(f"{kind.value}: {result.rows} rows, {result.inserted} new, "
+               f"{result.unchanged} unchanged")
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from None
+
+
+@report_app.command("balances")
+def report_balances(
+    ctx: typer.Context,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Value date YYYY-MM-DD.")] = None,
+    bank: Annotated[str | None, typer.Option("--bank")] = None,
+    account: Annotated[str | None, typer.Option("--account")] = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Balances per account on its normal side."""
+    with _engine(ctx).connect() as conn:
+        rows = reports.balances(conn, as_of=_date(as_of), bank=bank, account=account)
+    emit_rows([r.to_dict() for r in rows], fmt.value, title="Balances")
+
+
+@report_app.command("trial-balance")
+def report_trial_balance(
+    ctx: typer.Context,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Value date YYYY-MM-DD.")] = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Debits and credits per currency (always equal) and per account."""
+    with _engine(ctx).connect() as conn:
+        tb = reports.trial_balance(conn, as_of=_date(as_of))
+    if fmt is Format.json:
+        emit_json(tb.to_dict())
+    else:
+        emit_rows([c.to_dict() for c in tb.currencies], fmt.value, title="Trial balance")
+        if fmt is Format.table:
+            emit_rows([a.to_dict() for a in tb.accounts], fmt.value, title="Accounts")
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Recompute the hash chain and every invariant; exit 3 naming the first break."""
+    t0 = time.perf_counter()
+    with _engine(ctx).connect() as conn:
+        result = audit.verify(conn)
+    log.info("audit.verified", entries=result.entries, transfers=result.transfers,
+             problems=len(result.problems), seconds=round(time.perf_counter() - t0, 3))
+    if not result.ok:
+        for p in result.problems:
+            typer.echo(f"broken: {p}", err=True)
+        raise typer.Exit(3)
+    typer.echo(f"ok: {result.entries} entries, {result.transfers} transfers verified")
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Where to keep the demo ledger (default: a new temp dir)."),
+    ] = None,
+) -> None:
+    """Run a day on a fresh embedded ledger and show the reports."""
+    from cli.demo import run_demo
+
+    run_demo(directory)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    app(prog_name="wmc")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

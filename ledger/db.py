@@ -1,0 +1,83 @@
+"""Engines, transactions and retries: the one place that knows how to talk to each database.
+
+Guarantees:
+- SQLite connections run with foreign keys on, WAL journaling and ``BEGIN IMMEDIATE``, so a
+  writer holds the write lock for its whole transaction and never fails half way on a busy lock.
+- :func:`transaction` runs a unit of work in one database transaction and retries it from the
+  start on a serialization failure or deadlock (SQLSTATE 40001, 40P01; SQLite ``database is
+  locked``), so the same code runs at SERIALIZABLE and on engines that speak PostgreSQL's protocol.
+  The unit of work must therefore be safe to run again: it may not keep effects outside the
+  database between attempts.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+T = TypeVar("T")
+
+DEFAULT_URL = "sqlite:///wmc.db"
+RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def make_engine(url: str = DEFAULT_URL, *, isolation_level: str | None = None, **kw: Any) -> Engine:
+    """An engine for ``url`` set up for the ledger (SQLite pragmas, PostgreSQL isolation)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, **kw)
+        _configure_sqlite(engine)
+        return engine
+    if isolation_level is not None:
+        kw["isolation_level"] = isolation_level
+    return create_engine(url, **kw)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    memory = engine.url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (see "begin" below).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA busy_timeout = 30000")
+        if not memory:
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_postgres(conn: Connection | Engine) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate in RETRY_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(orig)
+
+
+def transaction(engine: Engine, work: Callable[[Connection], T], *, attempts: int = 8) -> T:
+    """Run ``work(conn)`` in one transaction; retry the whole of it on serialization failures."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            if attempt == attempts or not _retryable(exc):
+                raise
+            # Jittered backoff so that colliding writers do not collide again in lockstep.
+            time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
+    raise AssertionError("unreachable")  # pragma: no cover

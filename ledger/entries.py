@@ -1,0 +1,100 @@
+"""Entries and transfers as values, and the canonical encodings that the hashes are taken over.
+
+Pure: no database, no I/O. A :class:`TransferSpec` moves one positive amount from a debit account
+to a credit account in one currency, so every entry (a tuple of transfers posted together) is
+balanced per currency by construction. An entry's ``digest`` is its idempotency fingerprint: the
+same id with the same digest is a duplicate, with another digest a conflict. Its chain ``hash``
+covers the previous entry's hash and every stored column of the entry and its transfers, so
+changing, removing or reordering anything posted breaks the chain from that entry on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+GENESIS_HASH: Final = "0" * 64
+DEBIT_NORMAL: Final = frozenset({"asset", "expense"})
+
+
+@dataclass(frozen=True, slots=True)
+class TransferSpec:
+    """One leg: ``amount`` minor units of ``currency`` from ``debit`` to ``credit`` (codes)."""
+
+    debit: str
+    credit: str
+    amount: int
+    currency: str
+    value_date: dt.date | None = None  # None: the entry's value date
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntrySpec:
+    """What a client asks to post: transfers that stand or fall together, under its own id."""
+
+    id: str
+    kind: str
+    value_date: dt.date
+    transfers: tuple[TransferSpec, ...]
+    meta: Mapping[str, Any] | None = None
+    reverses: str | None = None  # the id of the entry this one reverses
+    digest: str | None = None  # None: computed from the content by content_digest()
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+def normal_balance(account_type: str, debits: int, credits: int) -> int:
+    """The balance on the account's normal side (debit side for assets and expenses)."""
+    return debits - credits if account_type in DEBIT_NORMAL else credits - debits
+
+
+def canonical_meta(meta: Mapping[str, Any] | None) -> str | None:
+    """Meta as canonical JSON (sorted keys, no spaces); values must already be str/int/bool."""
+    if not meta:
+        return None
+    return json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_text(entry: EntrySpec) -> str:
+    """The canonical text of what the client asked for: id, kind, value date, reversal, meta,
+    and per transfer the account codes, amount, currency, value date and reference."""
+    vd = entry.value_date
+    meta = canonical_meta(entry.meta) if entry.meta else ""
+    text = f"{entry.id}\x1f{entry.kind}\x1f{vd}\x1f{entry.reverses or ''}\x1f{meta}"
+    for t in entry.transfers:
+        text += (
+            f"\x1e{t.debit}\x1f{t.credit}\x1f{t.amount}\x1f{t.currency}\x1f"
+            f"{t.value_date or vd}\x1f{t.reference or ''}"
+        )
+    return text
+
+
+def digest_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def content_digest(entry: EntrySpec) -> str:
+    """The default idempotency fingerprint: SHA-256 of :func:`content_text`."""
+    return digest_text(content_text(entry))
+
+
+def chain_hash(
+    prev_hash: str,
+    *,
+    seq: int,
+    first_transfer_id: int,
+    batch_id: str | None,
+    posted_at: str,
+    digest: str,
+    content: str,
+) -> str:
+    """SHA-256 over the previous entry's hash, where and when the entry was stored, its digest
+    and its canonical content (:func:`content_text`, rebuilt from the stored rows by the audit)."""
+    return hashlib.sha256(
+        f"{prev_hash}\x1e{seq}\x1f{first_transfer_id}\x1f{batch_id or ''}\x1f{posted_at}\x1f"
+        f"{digest}\x1e{content}".encode()
+    ).hexdigest()

@@ -1,0 +1,196 @@
+"""Reading input files: CSV with a header row, or JSON Lines with the same field names.
+
+The format is chosen by the extension (``.csv``, ``.jsonl``). Rows are streamed, never read whole.
+Each row is parsed field by field by a :class:`Schema`; every problem found is collected as a
+:class:`~ledger.errors.Problem` naming the file, the line and the field, so a caller can refuse a
+whole file listing all its errors at once. No float is ever made: JSON numbers arrive as their
+literal text and are parsed like CSV strings.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import InputError, LedgerError, Problem
+
+Parser = Callable[[str], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    parse: Parser = str
+    required: bool = False
+    default: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    fields: tuple[Field, ...]
+
+    @property
+    def names(self) -> set[str]:
+        return {f.name for f in self.fields}
+
+
+def _literal(value: Any) -> str:
+    # json.loads(parse_float=str, parse_int=str) leaves numbers as text; bools and null remain.
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return value
+    raise ValueError("expected a string, number or boolean")
+
+
+def iter_raw(path: Path) -> Iterator[tuple[int, dict[str, str] | Problem]]:
+    """Yield ``(line, {column: text})`` per data row, or a Problem for a row that cannot be read.
+
+    A missing or unknown column is checked by :func:`read_rows`, which knows the schema.
+    """
+    name = str(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            try:
+                header = next(reader)
+            except StopIteration:
+                yield 1, Problem(name, 1, "header", "a header row")
+                return
+            header = [h.strip() for h in header]
+            yield 1, {"__header__": ",".join(header)}
+            for row in reader:
+                line = reader.line_num
+                if not row or row == [""]:
+                    continue
+                if len(row) != len(header):
+                    yield line, Problem(
+                        name, line, "row", f"{len(header)} values, got {len(row)}"
+                    )
+                    continue
+                yield line, dict(zip(header, row, strict=True))
+    elif suffix == ".jsonl":
+        with path.open(encoding="utf-8") as fh:
+            for line, text in enumerate(fh, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    obj = json.loads(text, parse_float=str, parse_int=str)
+                except json.JSONDecodeError as exc:
+                    yield line, Problem(name, line, "json", f"a JSON object ({exc.msg})")
+                    continue
+                if not isinstance(obj, dict):
+                    yield line, Problem(name, line, "json", "a JSON object")
+                    continue
+                out: dict[str, str] = {}
+                bad = False
+                for key, value in obj.items():
+                    try:
+                        out[str(key)] = _literal(value)
+                    except ValueError as exc:
+                        yield line, Problem(name, line, str(key), str(exc))
+                        bad = True
+                if not bad:
+                    yield line, out
+    else:
+        raise InputError([Problem(name, 0, "file", "a .csv or .jsonl file")])
+
+
+def read_rows(
+    path: str | Path, schema: Schema, problems: list[Problem]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Stream parsed rows; append every problem to ``problems`` and skip the rows that have one.
+
+    The caller decides what to do with the problems (usually: refuse the whole file).
+    """
+    path = Path(path)
+    name = str(path)
+    if not path.is_file():
+        raise InputError([Problem(name, 0, "file", "an existing, readable file")])
+    known = schema.names
+    required = [f.name for f in schema.fields if f.required]
+    absent: set[str] = set()  # required columns missing from a CSV header: reported once
+    try:
+        for line, raw in iter_raw(path):
+            if isinstance(raw, Problem):
+                problems.append(raw)
+                continue
+            if "__header__" in raw:
+                columns = raw["__header__"].split(",")
+                for col in columns:
+                    if col not in known:
+                        problems.append(Problem(name, 1, col, "no such column (unknown column)"))
+                for col in required:
+                    if col not in columns:
+                        problems.append(Problem(name, 1, col, "a required column (missing)"))
+                        absent.add(col)
+                continue
+            parsed, ok = _parse_row(name, line, raw, schema, known, absent, problems)
+            if ok:
+                yield line, parsed
+    except UnicodeDecodeError as exc:
+        raise InputError([Problem(name, 0, "file", f"UTF-8 text ({exc.reason})")]) from None
+
+
+def _parse_row(
+    name: str,
+    line: int,
+    raw: Mapping[str, str],
+    schema: Schema,
+    known: set[str],
+    absent: set[str],
+    problems: list[Problem],
+) -> tuple[dict[str, Any], bool]:
+    ok = True
+    for key in raw:
+        if key not in known:
+            if name.endswith(".csv"):
+                continue  # already reported once, on the header line
+            problems.append(Problem(name, line, key, "no such field (unknown field)"))
+            ok = False
+    out: dict[str, Any] = {}
+    for f in schema.fields:
+        text = raw.get(f.name, "")
+        text = text.strip() if isinstance(text, str) else text
+        if text == "":
+            if f.required and f.name not in absent:
+                problems.append(Problem(name, line, f.name, "a value (required)"))
+                ok = False
+            out[f.name] = f.default
+            continue
+        try:
+            out[f.name] = f.parse(text)
+        except (LedgerError, ValueError) as exc:
+            problems.append(Problem(name, line, f.name, str(exc)))
+            ok = False
+    return out, ok
+
+
+# -- common field parsers ----------------------------------------------------------------------
+
+
+def parse_bool(text: str) -> bool:
+    low = text.lower()
+    if low in ("true", "1", "yes"):
+        return True
+    if low in ("false", "0", "no"):
+        return False
+    raise ValueError(f"true or false, got {text!r}")
+
+
+def one_of(*choices: str) -> Parser:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"one of {', '.join(choices)}, got {text!r}")
+        return text
+
+    return parse

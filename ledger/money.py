@@ -1,0 +1,113 @@
+"""Currencies and exact amounts.
+
+Inside the ledger an amount is an ``int`` of minor units next to an ISO 4217 code; in the database
+a BIGINT. ``Decimal`` is only the parsing and formatting step, and py-moneyed ``Money`` only the
+type at the public API boundary. No float ever holds an amount: ``parse_amount`` refuses floats,
+exponents and more decimals than the currency has (``"10.005"`` MOP is an error, not 10.00).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final
+
+from moneyed import Money
+
+from ledger.errors import AmountError, UnknownCurrency
+
+
+@dataclass(frozen=True, slots=True)
+class Currency:
+    code: str
+    number: int
+    minor_units: int
+
+    @property
+    def scale(self) -> int:
+        """Minor units per major unit (100 for two decimals)."""
+        return int(10**self.minor_units)
+
+
+CURRENCIES: Final[dict[str, Currency]] = {
+    c.code: c
+    for c in (
+        Currency("MOP", 446, 2),
+        Currency("HKD", 344, 2),
+        Currency("CNY", 156, 2),
+        Currency("USD", 840, 2),
+    )
+}
+
+# Plain decimal notation only: optional sign, digits, optional fraction. No exponent, no spaces,
+# no thousands separators; "1." and ".5" are refused too, as a back office would never send them.
+_AMOUNT_RE: Final = re.compile(r"([+-]?)([0-9]+)(?:\.([0-9]+))?")
+
+
+def currency(code: str) -> Currency:
+    """The currency for ``code``; raises :class:`UnknownCurrency` for anything else (CNH too)."""
+    try:
+        return CURRENCIES[code]
+    except KeyError:
+        known = ", ".join(CURRENCIES)
+        raise UnknownCurrency(f"unknown currency {code!r} (expected one of {known})") from None
+
+
+def parse_amount(text: str, code: str) -> int:
+    """Parse a decimal string in major units into minor units, exactly.
+
+    >>> parse_amount("1234.50", "HKD")
+    123450
+    """
+    cur = currency(code)
+    if not isinstance(text, str):
+        raise AmountError(f"expected a decimal string, got {type(text).__name__}")
+    m = _AMOUNT_RE.fullmatch(text)
+    if m is None:
+        raise AmountError(f"expected a decimal amount like 1234.50, got {text!r}")
+    sign, whole, frac = m.group(1), m.group(2), m.group(3) or ""
+    if len(frac) > cur.minor_units:
+        raise AmountError(
+            f"{text!r} has {len(frac)} decimals; {cur.code} has {cur.minor_units}"
+        )
+    minor = int(whole) * cur.scale + (int(frac.ljust(cur.minor_units, "0")) if frac else 0)
+    return -minor if sign == "-" else minor
+
+
+def format_amount(minor: int, code: str) -> str:
+    """Minor units as a decimal string with exactly the currency's digits: ``"-50000.00"``."""
+    cur = currency(code)
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), cur.scale)
+    if cur.minor_units == 0:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{frac:0{cur.minor_units}d}"
+
+
+def to_decimal(minor: int, code: str) -> Decimal:
+    return Decimal(format_amount(minor, code))
+
+
+def from_decimal(value: Decimal, code: str) -> int:
+    """An exact ``Decimal`` in major units as minor units; over-precise values are refused."""
+    if not isinstance(value, Decimal):
+        raise AmountError(f"expected a Decimal, got {type(value).__name__}")
+    if not value.is_finite():
+        raise AmountError(f"expected a finite amount, got {value}")
+    cur = currency(code)
+    scaled = value.scaleb(cur.minor_units)
+    if scaled != scaled.to_integral_value():
+        raise AmountError(f"{value} has more decimals than {cur.code}'s {cur.minor_units}")
+    return int(scaled)
+
+
+def to_money(minor: int, code: str) -> Money:
+    """Minor units as py-moneyed ``Money`` (the public boundary type)."""
+    return Money(to_decimal(minor, code), code)
+
+
+def from_money(money: Money) -> tuple[int, str]:
+    """``Money`` as ``(minor units, currency code)``; over-precise amounts are refused."""
+    code = money.currency.code
+    return from_decimal(money.amount, code), code

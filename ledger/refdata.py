@@ -1,0 +1,176 @@
+"""Reference data: banks and accounts, loaded idempotently from files or Python values.
+
+Loading the same row twice is a no-op; the same key with different content is a
+:class:`~ledger.errors.ConflictError` naming both versions. A file with any bad row is refused
+whole (:class:`~ledger.errors.InputError` listing every problem) and nothing of it is written.
+The generic :func:`upsert_rows` is what the FX and settlement packages load their own reference
+data with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
+
+from ledger.errors import ConflictError, InputError, NotFound, Problem
+from ledger.files import Field, Schema, one_of, parse_bool, read_rows
+from ledger.money import currency
+from ledger.schema import ACCOUNT_TYPES, MARKETS, Account, Bank
+
+
+def _currency(text: str) -> str:
+    return currency(text).code
+
+
+BANK_SCHEMA = Schema((
+    Field("bank_id", required=True),
+    Field("name", required=True),
+    Field("market", one_of(*MARKETS), required=True),
+))
+
+ACCOUNT_SCHEMA = Schema((
+    Field("account", required=True),
+    Field("bank_id", required=True),
+    Field("type", one_of(*ACCOUNT_TYPES), required=True),
+    Field("currency", _currency, required=True),
+    Field("name", default=""),
+    Field("allow_overdraft", parse_bool, default=False),
+))
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    kind: str
+    rows: int
+    inserted: int
+    unchanged: int
+
+
+def _where(origin: Sequence[tuple[str, int]] | None, i: int) -> str:
+    return f"{origin[i][0]}:{origin[i][1]}" if origin else f"row {i + 1}"
+
+
+def read_file(path: str | Path, schema: Schema) -> list[tuple[int, dict[str, Any]]]:
+    """All rows of a reference file, or InputError listing every problem in it."""
+    problems: list[Problem] = []
+    rows = list(read_rows(path, schema, problems))
+    if problems:
+        raise InputError(problems)
+    return rows
+
+
+def upsert_rows(
+    conn: Connection,
+    table: Table,
+    key: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    kind: str,
+    origin: Sequence[tuple[str, int]] | None = None,
+) -> LoadResult:
+    """Insert the rows whose key is new; equal rows are no-ops; a changed row is a conflict."""
+    cols = list(rows[0].keys()) if rows else []
+    seen: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for i, row in enumerate(rows):
+        k = tuple(row[c] for c in key)
+        if k in seen and dict(seen[k]) != dict(row):
+            where = _where(origin, i)
+            raise ConflictError(
+                f"{kind} {'/'.join(map(str, k))}: {where} has {dict(row)} but an earlier row "
+                f"of the same input has {dict(seen[k])}"
+            )
+        seen[k] = row
+    existing: dict[tuple[Any, ...], dict[str, Any]] = {}
+    keys = list(seen)
+    key_cols = [table.c[c] for c in key]
+    for i in range(0, len(keys), 2000):
+        part = keys[i : i + 2000]
+        if len(key) == 1:
+            cond = key_cols[0].in_(bindparam("k", expanding=True))
+            params = {"k": [k[0] for k in part]}
+        else:
+            cond = tuple_(*key_cols).in_(part)
+            params = {}
+        for r in conn.execute(select(*[table.c[c] for c in cols]).where(cond), params):
+            m = dict(r._mapping)
+            existing[tuple(m[c] for c in key)] = m
+    new = []
+    for i, row in enumerate(rows):
+        k = tuple(row[c] for c in key)
+        if k in existing:
+            stored = existing[k]
+            if any(stored[c] != row[c] for c in cols):
+                where = _where(origin, i)
+                raise ConflictError(
+                    f"{kind} {'/'.join(map(str, k))} exists with different content: "
+                    f"stored {stored}, {where} has {dict(row)}"
+                )
+        elif seen.get(k) is row:
+            new.append(dict(row))
+    if new:
+        conn.execute(insert(table), new)
+    return LoadResult(kind, len(rows), len(new), len(rows) - len(new))
+
+
+def load_banks(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> LoadResult:
+    rows = [
+        {"bank_id": r["bank_id"], "name": r["name"], "market": one_of(*MARKETS)(r["market"])}
+        for r in rows
+    ]
+    return upsert_rows(conn, Bank.__table__, ["bank_id"], rows, kind="bank")  # type: ignore[arg-type]
+
+
+def load_accounts(
+    conn: Connection,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    origin: Sequence[tuple[str, int]] | None = None,
+) -> LoadResult:
+    out = [
+        {
+            "code": r["account"],
+            "bank_id": r["bank_id"],
+            "type": one_of(*ACCOUNT_TYPES)(r["type"]),
+            "currency": currency(r["currency"]).code,
+            "name": r.get("name") or "",
+            "allow_overdraft": bool(r.get("allow_overdraft") or False),
+        }
+        for r in rows
+    ]
+    banks = {r["bank_id"] for r in out}
+    known = set(
+        conn.execute(
+            select(Bank.bank_id).where(Bank.bank_id.in_(bindparam("b", expanding=True))),
+            {"b": sorted(banks)},
+        ).scalars()
+    ) if banks else set()
+    unknown = [
+        Problem(*(origin[i] if origin else ("accounts", i + 1)), "bank_id",
+                f"a known bank, got {r['bank_id']!r}")
+        for i, r in enumerate(out)
+        if r["bank_id"] not in known
+    ]
+    if unknown:
+        raise InputError(unknown)
+    return upsert_rows(conn, Account.__table__, ["code"], out, kind="account", origin=origin)  # type: ignore[arg-type]
+
+
+def load_file(conn: Connection, kind: str, path: str | Path) -> LoadResult:
+    """Load a ``banks`` or ``accounts`` file (all or nothing: the caller owns the transaction)."""
+    if kind == "banks":
+        return load_banks(conn, (r for _, r in read_file(path, BANK_SCHEMA)))
+    if kind == "accounts":
+        rows = read_file(path, ACCOUNT_SCHEMA)
+        return load_accounts(conn, [r for _, r in rows], origin=[(str(path), ln) for ln, _ in rows])
+    raise InputError(f"unknown reference data kind {kind!r}")
+
+
+def close_account(conn: Connection, code: str) -> None:
+    """Close an account: it keeps its history and balance, and takes no new transfers."""
+    res = conn.execute(update(Account).where(Account.code == code).values(closed=True))
+    if res.rowcount == 0:
+        raise NotFound(f"account {code!r} does not exist")

@@ -1,0 +1,154 @@
+"""Posting entries: results per entry, idempotency, overdraft, reversals, invariants."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, text
+
+from ledger.audit import verify
+from ledger.entries import EntrySpec, TransferSpec
+from ledger.reports import balances, trial_balance
+from tests.ledger_builders import DAY, entry, post, seed
+
+
+@pytest.fixture
+def ledger(engine: Engine) -> Engine:
+    seed(engine)
+    return engine
+
+
+def test_posts_and_reports(ledger: Engine) -> None:
+    res = post(ledger, [entry("e1", "A-NOSTRO-HKD", "A-CUST-HKD", 100_000),
+                        entry("e2", "A-CUST-HKD", "B-CUST-HKD", 30_000)])
+    assert [r.code for r in res] == ["ok", "ok"]
+    with ledger.connect() as c:
+        bal = {b.account: b.balance for b in balances(c)}
+        assert bal["A-CUST-HKD"] == 70_000
+        assert bal["B-CUST-HKD"] == 30_000
+        assert bal["A-NOSTRO-HKD"] == 100_000
+        tb = trial_balance(c)
+        assert all(t.debits == t.credits for t in tb.currencies)
+        assert verify(c).ok
+
+
+def test_overdraft_counts_earlier_entries_of_the_batch(ledger: Engine) -> None:
+    res = post(ledger, [
+        entry("fund", "A-NOSTRO-HKD", "A-CUST-HKD", 1_000),
+        entry("pay1", "A-CUST-HKD", "B-CUST-HKD", 600),
+        entry("pay2", "A-CUST-HKD", "B-CUST-HKD", 600),
+        entry("pay3", "A-CUST-HKD", "B-CUST-HKD", 400),
+    ])
+    assert [r.code for r in res] == ["ok", "ok", "insufficient_funds", "ok"]
+    with ledger.connect() as c:
+        assert {b.account: b.balance for b in balances(c)}["A-CUST-HKD"] == 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "code"),
+    [
+        (entry("x", "NOPE", "A-CUST-HKD", 1), "unknown_account"),
+        (entry("x", "A-CUST-HKD", "A-CUST-HKD", 1), "accounts_must_be_different"),
+        (entry("x", "A-NOSTRO-HKD", "A-CUST-CNY", 1, "HKD"), "currency_mismatch"),
+        (entry("x", "A-NOSTRO-HKD", "A-CUST-HKD", 1, "CNY"), "currency_mismatch"),
+        (entry("x", "A-NOSTRO-HKD", "A-CUST-HKD", 0), "amount_must_be_positive"),
+        (entry("x", "A-NOSTRO-HKD", "A-CUST-HKD", -5), "amount_must_be_positive"),
+        (entry("x", "A-CUST-HKD", "B-CUST-HKD", 1), "insufficient_funds"),
+    ],
+)
+def test_rejections_are_values(ledger: Engine, spec: EntrySpec, code: str) -> None:
+    res = post(ledger, [spec, entry("y", "A-NOSTRO-HKD", "A-CUST-HKD", 5)])
+    assert [r.code for r in res] == [code, "ok"]
+    with ledger.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM entries")).scalar() == 1
+
+
+def test_closed_account(ledger: Engine) -> None:
+    from ledger.db import transaction
+    from ledger.refdata import close_account
+
+    transaction(ledger, lambda c: close_account(c, "B-CUST-HKD"))
+    res = post(ledger, [entry("x", "B-NOSTRO-HKD", "B-CUST-HKD", 5)])
+    assert res[0].code == "account_closed"
+
+
+def test_idempotency(ledger: Engine) -> None:
+    first = [entry("e1", "A-NOSTRO-HKD", "A-CUST-HKD", 100), entry("e2", "A-NOSTRO-HKD",
+                                                                    "A-CUST-HKD", 200)]
+    assert [r.code for r in post(ledger, first)] == ["ok", "ok"]
+    again = post(ledger, [*first, entry("e2", "A-NOSTRO-HKD", "A-CUST-HKD", 201)])
+    assert [r.code for r in again] == ["duplicate", "duplicate", "exists_with_different_content"]
+    # inside one batch too, across chunk boundaries
+    batch = [entry(f"n{i % 3}", "A-NOSTRO-HKD", "A-CUST-HKD", 7) for i in range(6)]
+    assert [r.code for r in post(ledger, batch)] == ["ok"] * 3 + ["duplicate"] * 3
+    with ledger.connect() as c:
+        assert {b.account: b.balance for b in balances(c)}["A-CUST-HKD"] == 321
+
+
+def test_multi_leg_entry_is_atomic(ledger: Engine) -> None:
+    fee_and_payment = EntrySpec("m1", "fee", DAY, (
+        TransferSpec("A-NOSTRO-HKD", "A-CUST-HKD", 1_000, "HKD"),
+        TransferSpec("A-CUST-HKD", "B-CUST-HKD", 900, "HKD"),
+        TransferSpec("A-CUST-HKD", "C-CUST-HKD", 200, "HKD"),  # 1,100 out of 1,000: the entry fails
+    ))
+    assert post(ledger, [fee_and_payment])[0].code == "insufficient_funds"
+    with ledger.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM transfers")).scalar() == 0
+
+
+def test_reversal(ledger: Engine) -> None:
+    post(ledger, [entry("e1", "A-NOSTRO-HKD", "A-CUST-HKD", 500)])
+    res = post(ledger, [
+        entry("r1", "A-CUST-HKD", "A-NOSTRO-HKD", 500, kind="reversal", reverses="e1"),
+        entry("r2", "A-CUST-HKD", "A-NOSTRO-HKD", 500, kind="reversal", reverses="e1"),
+        entry("r3", "A-CUST-HKD", "A-NOSTRO-HKD", 500, kind="reversal", reverses="nope"),
+    ])
+    assert [r.code for r in res] == ["ok", "already_reversed", "unknown_entry"]
+    with ledger.connect() as c:
+        assert c.execute(text("SELECT reverses FROM entries WHERE id = 'r1'")).scalar() == 1
+        assert verify(c).ok
+
+
+ACCOUNTS = ["A-NOSTRO-HKD", "A-CUST-HKD", "B-CUST-HKD", "C-CUST-HKD", "B-NOSTRO-HKD",
+            "A-CUST-CNY", "B-NOSTRO-CNY", "C-CUST-CNY"]
+
+
+@st.composite
+def entries(draw: st.DrawFn) -> list[EntrySpec]:
+    out = []
+    for i in range(draw(st.integers(1, 25))):
+        legs = []
+        for _ in range(draw(st.integers(1, 3))):
+            d, c = draw(st.sampled_from(ACCOUNTS)), draw(st.sampled_from(ACCOUNTS))
+            cur = "CNY" if d.endswith("CNY") else "HKD"
+            legs.append(TransferSpec(d, c, draw(st.integers(1, 10_000)), cur))
+        out.append(EntrySpec(f"h{draw(st.integers(0, 10**9))}-{i}", "transfer", DAY, tuple(legs)))
+    return out
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(batches=st.lists(entries(), min_size=1, max_size=3))
+def test_any_accepted_sequence_keeps_the_invariants(ledger: Engine,
+                                                    batches: list[list[EntrySpec]]) -> None:
+    for batch in batches:
+        post(ledger, batch)
+    with ledger.connect() as c:
+        for t in trial_balance(c).currencies:
+            assert t.debits == t.credits
+        recomputed: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for d, cr, amount in c.execute(text(
+            "SELECT d.code, k.code, t.amount FROM transfers t "
+            "JOIN accounts d ON d.id = t.debit_account_id "
+            "JOIN accounts k ON k.id = t.credit_account_id"
+        )):
+            recomputed[d][0] += amount
+            recomputed[cr][1] += amount
+        for b in balances(c):
+            assert (b.debits, b.credits) == tuple(recomputed.get(b.account, [0, 0]))
+            if b.account.startswith(("A-CUST", "B-CUST", "C-CUST")):
+                assert b.balance >= 0
+        assert verify(c).ok
