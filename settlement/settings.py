@@ -1,0 +1,496 @@
+"""Settings of the ledger: one TOML file over documented defaults.
+
+What this module guarantees:
+
+* The defaults live in ``settlement/data/settings.default.toml``, every key commented there.
+  :func:`load_settings` reads them, then a user's file over them key by key: the user's file
+  needs only the keys it changes.
+* The result is a frozen :class:`Settings` whose values are already typed and checked: amounts
+  are ``int`` minor units of CNY, rates ``Decimal``, cut-offs ``datetime.time`` (local UTC+8).
+* No float is ever made. Amounts and rates are quoted decimal strings in the file, parsed
+  exactly (``ledger.money.parse_amount``); a TOML float is refused with a message saying to quote
+  it (the parser's floats are intercepted as text, never converted).
+* A bad file is refused whole: an unknown key, a value of the wrong kind or out of range, or
+  invalid TOML raises :class:`~ledger.errors.InputError` listing every :class:`Problem` found,
+  each naming the file, the line (0 where it cannot be told) and the key as ``section.key``.
+* Reading the two files is the only I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import time
+from decimal import (
+    ROUND_CEILING,
+    ROUND_DOWN,
+    ROUND_FLOOR,
+    ROUND_HALF_DOWN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    ROUND_UP,
+    Decimal,
+)
+from pathlib import Path
+from typing import Any, Final
+
+from ledger.errors import InputError, LedgerError, Problem, UnknownCurrency
+from ledger.money import format_amount, parse_amount
+
+DEFAULT_SETTINGS_FILE: Final = Path(__file__).resolve().parent / "data" / "settings.default.toml"
+
+#: The currency of every quota amount.
+QUOTA_CURRENCY: Final = "CNY"
+
+#: Rounding modes by name, as ``decimal`` constants. ``toward_bank`` depends on the direction
+#: of the amount: see :func:`decimal_rounding`.
+ROUNDING_MODES: Final[Mapping[str, str | None]] = {
+    "half_even": ROUND_HALF_EVEN,
+    "half_up": ROUND_HALF_UP,
+    "half_down": ROUND_HALF_DOWN,
+    "floor": ROUND_FLOOR,
+    "ceiling": ROUND_CEILING,
+    "down": ROUND_DOWN,
+    "up": ROUND_UP,
+    "toward_bank": None,
+}
+
+BLOCK_DEAL_POLICIES: Final = ("residue", "allocate")
+
+
+def decimal_rounding(mode: str, *, bank_pays: bool) -> str:
+    """The ``decimal`` rounding constant of ``mode`` for an amount the bank pays or receives.
+
+    ``toward_bank`` rounds what the bank pays out down (``ROUND_FLOOR``) and what it receives
+    up (``ROUND_CEILING``); every other mode is the same either way.
+    """
+    try:
+        constant = ROUNDING_MODES[mode]
+    except KeyError:
+        raise LedgerError(f"unknown rounding mode {mode!r}") from None
+    if constant is None:
+        return ROUND_FLOOR if bank_pays else ROUND_CEILING
+    return constant
+
+
+# -- the typed settings --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaSettings:
+    """Quotas in CNY minor units (net basis)."""
+
+    individual: int
+    per_channel_when_two_channels: int
+    aggregate_per_direction: int
+    net_usage_floor_zero: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CutoffSettings:
+    """Cut-off per payment route (the currency of the leg), local time UTC+8."""
+
+    cny: time
+    hkd: time
+    mop: time
+    usd: time
+
+    def for_currency(self, code: str) -> time:
+        """The cut-off of the route of ``code`` (``CNY`` is the RMB route)."""
+        if code not in ("CNY", "HKD", "MOP", "USD"):
+            raise UnknownCurrency(f"no cut-off for currency {code!r}")
+        value: time = getattr(self, code.lower())
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class BookSettings:
+    """The rules of one rate book, defaults of ``[fx]`` already applied."""
+
+    rounding: str
+    staleness_business_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class FxSettings:
+    staleness_business_days: int
+    rounding: str
+    peg_bid: Decimal
+    peg_ask: Decimal
+    block_deal_policy: str
+    #: Books with an override, sorted by name; any other book follows the defaults above.
+    books: tuple[tuple[str, BookSettings], ...] = ()
+
+    def book(self, name: str) -> BookSettings:
+        for book_name, settings in self.books:
+            if book_name == name:
+                return settings
+        return BookSettings(self.rounding, self.staleness_business_days)
+
+    def rounding_for(self, book: str) -> str:
+        """The rounding mode name of ``book`` (a key of :data:`ROUNDING_MODES`)."""
+        return self.book(book).rounding
+
+    def staleness_for(self, book: str) -> int:
+        """How many business days a rate of ``book`` stays usable."""
+        return self.book(book).staleness_business_days
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationSettings:
+    date_tolerance_days: int
+    cnh_as_cny: bool
+    statement_max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarSettings:
+    #: A day-override CSV for ``settlement.calendars.read_day_overrides``; ``None``: none.
+    overrides: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    quota: QuotaSettings
+    cutoffs: CutoffSettings
+    fx: FxSettings
+    reconciliation: ReconciliationSettings
+    calendar: CalendarSettings
+    #: The files read, defaults first.
+    sources: tuple[str, ...] = ()
+
+
+# -- value parsers: raw TOML value -> typed value, or ValueError("what was expected") -------------
+
+
+@dataclass(frozen=True, slots=True)
+class _FloatLiteral:
+    """A TOML float, kept as its text so that no float is ever made."""
+
+    text: str
+
+
+_DECIMAL_RE: Final = re.compile(r"^\d+(?:\.\d+)?$")
+_TIME_RE: Final = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+
+_Parser = Callable[[Any, Path], Any]
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, _FloatLiteral):
+        return f"the float {value.text}"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a table"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _amount(value: Any, _base: Path) -> int:
+    example = '"3000000.00"'
+    if isinstance(value, _FloatLiteral):
+        raise ValueError(
+            f"a quoted decimal string in major units such as {example}, got the float "
+            f'{value.text}: floats are not exact, quote it ("{value.text}")'
+        )
+    if not isinstance(value, str):
+        raise ValueError(
+            f"a quoted decimal string in major units such as {example}, got {_kind(value)}"
+        )
+    try:
+        minor = parse_amount(value, QUOTA_CURRENCY)
+    except LedgerError as exc:
+        raise ValueError(f"an amount of {QUOTA_CURRENCY} such as {example}: {exc}") from None
+    if minor <= 0:
+        raise ValueError(f"an amount above zero, got {value!r}")
+    return minor
+
+
+def _rate(value: Any, _base: Path) -> Decimal:
+    if isinstance(value, _FloatLiteral):
+        raise ValueError(
+            f'a quoted decimal rate such as "1.03", got the float {value.text}: '
+            f'floats are not exact, quote it ("{value.text}")'
+        )
+    if not isinstance(value, str) or not _DECIMAL_RE.match(value):
+        raise ValueError(f'a quoted decimal rate such as "1.03", got {_kind(value)}')
+    rate = Decimal(value)
+    if rate <= 0:
+        raise ValueError(f"a rate above zero, got {value!r}")
+    return rate
+
+
+def _bool(value: Any, _base: Path) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"true or false (unquoted), got {_kind(value)}")
+    return value
+
+
+def _count(minimum: int) -> _Parser:
+    def parse(value: Any, _base: Path) -> int:
+        if type(value) is not int:
+            raise ValueError(f"a whole number (at least {minimum}), got {_kind(value)}")
+        if value < minimum:
+            raise ValueError(f"a whole number of at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _time(value: Any, _base: Path) -> time:
+    if isinstance(value, time):
+        if value.tzinfo is not None:
+            raise ValueError('a local time (UTC+8) without offset, such as "19:30"')
+        return value
+    if isinstance(value, str):
+        m = _TIME_RE.match(value)
+        if m:
+            return time(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+    raise ValueError(f'a time "HH:MM" (00:00-23:59) such as "19:30", got {_kind(value)}')
+
+
+def _choice(*choices: str) -> _Parser:
+    def parse(value: Any, _base: Path) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(f"one of {', '.join(choices)}, got {_kind(value)}")
+        return value
+
+    return parse
+
+
+def _path(value: Any, base: Path) -> Path | None:
+    if not isinstance(value, str):
+        raise ValueError(f'a quoted file path, or "" for none, got {_kind(value)}')
+    if value == "":
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+_ROUNDING: Final = _choice(*ROUNDING_MODES)
+
+# Every key of the file, as "section.key", and how its value is read.
+_SCHEMA: Final[dict[str, _Parser]] = {
+    "quota.individual": _amount,
+    "quota.per_channel_when_two_channels": _amount,
+    "quota.aggregate_per_direction": _amount,
+    "quota.net_usage_floor_zero": _bool,
+    "cutoffs.cny": _time,
+    "cutoffs.hkd": _time,
+    "cutoffs.mop": _time,
+    "cutoffs.usd": _time,
+    "fx.staleness_business_days": _count(0),
+    "fx.rounding": _ROUNDING,
+    "fx.peg_bid": _rate,
+    "fx.peg_ask": _rate,
+    "fx.block_deal_policy": _choice(*BLOCK_DEAL_POLICIES),
+    "reconciliation.date_tolerance_days": _count(0),
+    "reconciliation.cnh_as_cny": _bool,
+    "reconciliation.statement_max_bytes": _count(1),
+    "calendar.overrides": _path,
+}
+# Keys of a book's table, [fx.books.NAME].
+_BOOK_SCHEMA: Final[dict[str, _Parser]] = {
+    "rounding": _ROUNDING,
+    "staleness_business_days": _count(0),
+}
+_BOOKS_PREFIX: Final = "fx.books."
+_TABLES: Final = frozenset(k.rsplit(".", 1)[0] for k in _SCHEMA) | {"fx.books"}
+
+
+# -- reading a file -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Value:
+    raw: Any
+    file: str
+    line: int
+    base: Path
+
+
+_TABLE_LINE_RE: Final = re.compile(r"^\s*\[\s*([A-Za-z0-9_\-. ]+?)\s*\]\s*(?:#.*)?$")
+_KEY_LINE_RE: Final = re.compile(r"^\s*([A-Za-z0-9_\-]+(?:\s*\.\s*[A-Za-z0-9_\-]+)*)\s*=")
+_TOML_AT_LINE_RE: Final = re.compile(r"at line (\d+)")
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Where each ``section.key`` (and each table) is written: a best-effort scan of the text.
+
+    ``tomllib`` gives no positions; bare keys and ``[table]`` headers cover every file this
+    module documents. A key the scan cannot place (quoted keys, inline tables) is reported on
+    line 0.
+    """
+    lines: dict[str, int] = {}
+    table = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = _TABLE_LINE_RE.match(line)
+        if m:
+            table = re.sub(r"\s+", "", m.group(1))
+            lines.setdefault(table, number)
+            continue
+        m = _KEY_LINE_RE.match(line)
+        if m:
+            key = re.sub(r"\s+", "", m.group(1))
+            lines.setdefault(f"{table}.{key}" if table else key, number)
+    return lines
+
+
+def _read(path: Path, problems: list[Problem]) -> dict[str, _Value]:
+    """The file's values flattened to ``{"section.key": _Value}``; problems appended."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.append(Problem(name, 0, "file", "an existing, readable settings file"))
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(name, 0, "file", f"a readable UTF-8 TOML file ({exc})"))
+        return {}
+    try:
+        doc = tomllib.loads(text, parse_float=_FloatLiteral)
+    except tomllib.TOMLDecodeError as exc:
+        m = _TOML_AT_LINE_RE.search(str(exc))
+        problems.append(Problem(name, int(m.group(1)) if m else 0, "toml", f"valid TOML ({exc})"))
+        return {}
+    lines = _key_lines(text)
+    base = path.resolve().parent
+    flat: dict[str, _Value] = {}
+
+    def walk(table: Mapping[str, Any], prefix: str) -> None:
+        for key, value in table.items():
+            full = f"{prefix}{key}"
+            if isinstance(value, dict) and (full in _TABLES or full.startswith(_BOOKS_PREFIX)):
+                walk(value, f"{full}.")
+            else:
+                flat[full] = _Value(value, name, lines.get(full, 0), base)
+
+    walk(doc, "")
+    return flat
+
+
+def _parse_all(values: Mapping[str, _Value], problems: list[Problem]) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for key, v in values.items():
+        parser = _SCHEMA.get(key)
+        if parser is None and key.startswith(_BOOKS_PREFIX):
+            book, _, book_key = key[len(_BOOKS_PREFIX) :].partition(".")
+            parser = _BOOK_SCHEMA.get(book_key) if book else None
+            if not book_key:
+                problems.append(Problem(v.file, v.line, key, f"a table [{key}] of book settings"))
+                continue
+        if parser is None:
+            expected = (
+                f"a table [{key}], got {_kind(v.raw)}"
+                if key in _TABLES
+                else "no such setting (unknown key)"
+            )
+            problems.append(Problem(v.file, v.line, key, expected))
+            continue
+        try:
+            parsed[key] = parser(v.raw, v.base)
+        except ValueError as exc:
+            problems.append(Problem(v.file, v.line, key, str(exc)))
+    return parsed
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """The defaults, with the settings file at ``path`` (if any) merged over them.
+
+    Raises :class:`~ledger.errors.InputError` listing every problem of the file(s).
+    """
+    problems: list[Problem] = []
+    values = _read(DEFAULT_SETTINGS_FILE, problems)
+    sources = [str(DEFAULT_SETTINGS_FILE)]
+    if path is not None:
+        values.update(_read(Path(path), problems))
+        sources.append(str(path))
+    if problems:
+        raise InputError(problems)
+    parsed = _parse_all(values, problems)
+    if problems:
+        raise InputError(sorted(problems, key=lambda p: (p.file != sources[0], p.file, p.line)))
+    _check_consistency(values, parsed, problems)
+    if problems:
+        raise InputError(problems)
+    return _build(parsed, tuple(sources))
+
+
+def _check_consistency(
+    values: Mapping[str, _Value], parsed: Mapping[str, Any], problems: list[Problem]
+) -> None:
+    def refuse(first: str, second: str, expected_first: str, expected_second: str) -> None:
+        # Name the key the user's file set (the defaults agree with each other).
+        key, expected = (first, expected_first)
+        if values[second].file != str(DEFAULT_SETTINGS_FILE) and (
+            values[first].file == str(DEFAULT_SETTINGS_FILE)
+        ):
+            key, expected = (second, expected_second)
+        problems.append(Problem(values[key].file, values[key].line, key, expected))
+
+    bid, ask = parsed["fx.peg_bid"], parsed["fx.peg_ask"]
+    if bid > ask:
+        refuse(
+            "fx.peg_bid",
+            "fx.peg_ask",
+            f"at most fx.peg_ask ({ask}): a bid above the ask",
+            f"at least fx.peg_bid ({bid}): an ask below the bid",
+        )
+    channel = parsed["quota.per_channel_when_two_channels"]
+    individual = parsed["quota.individual"]
+    if channel > individual:
+        refuse(
+            "quota.per_channel_when_two_channels",
+            "quota.individual",
+            f"at most quota.individual ({format_amount(individual, QUOTA_CURRENCY)})",
+            "at least quota.per_channel_when_two_channels "
+            f"({format_amount(channel, QUOTA_CURRENCY)})",
+        )
+
+
+def _build(p: Mapping[str, Any], sources: tuple[str, ...]) -> Settings:
+    fx_rounding: str = p["fx.rounding"]
+    fx_staleness: int = p["fx.staleness_business_days"]
+    book_values: dict[str, dict[str, Any]] = {}
+    for key, value in p.items():
+        if key.startswith(_BOOKS_PREFIX):
+            book, _, book_key = key[len(_BOOKS_PREFIX) :].partition(".")
+            book_values.setdefault(book, {})[book_key] = value
+    books = tuple(
+        (
+            name,
+            BookSettings(
+                rounding=kv.get("rounding", fx_rounding),
+                staleness_business_days=kv.get("staleness_business_days", fx_staleness),
+            ),
+        )
+        for name, kv in sorted(book_values.items())
+    )
+    return Settings(
+        quota=QuotaSettings(
+            individual=p["quota.individual"],
+            per_channel_when_two_channels=p["quota.per_channel_when_two_channels"],
+            aggregate_per_direction=p["quota.aggregate_per_direction"],
+            net_usage_floor_zero=p["quota.net_usage_floor_zero"],
+        ),
+        cutoffs=CutoffSettings(
+            cny=p["cutoffs.cny"], hkd=p["cutoffs.hkd"], mop=p["cutoffs.mop"], usd=p["cutoffs.usd"]
+        ),
+        fx=FxSettings(
+            staleness_business_days=fx_staleness,
+            rounding=fx_rounding,
+            peg_bid=p["fx.peg_bid"],
+            peg_ask=p["fx.peg_ask"],
+            block_deal_policy=p["fx.block_deal_policy"],
+            books=books,
+        ),
+        reconciliation=ReconciliationSettings(
+            date_tolerance_days=p["reconciliation.date_tolerance_days"],
+            cnh_as_cny=p["reconciliation.cnh_as_cny"],
+            statement_max_bytes=p["reconciliation.statement_max_bytes"],
+        ),
+        calendar=CalendarSettings(overrides=p["calendar.overrides"]),
+        sources=sources,
+    )
