@@ -174,3 +174,60 @@ def close_account(conn: Connection, code: str) -> None:
     res = conn.execute(update(Account).where(Account.code == code).values(closed=True))
     if res.rowcount == 0:
         raise NotFound(f"account {code!r} does not exist")
+
+
+def ensure_accounts(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Create the accounts of ``rows`` (shaped as for :func:`load_accounts`) that do not exist.
+
+    For accounts the ledger opens itself on first use (each bank's FX accounts): an existing
+    account of the same code is left exactly as it is (an accounts file may have declared it
+    first), never compared or changed. The insert skips codes that appear meanwhile
+    (``ON CONFLICT DO NOTHING``), so two writers opening the same account both succeed.
+    Returns how many accounts were created. A row naming an unknown bank is a
+    :class:`~ledger.errors.NotFound`.
+    """
+    wanted: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        wanted.setdefault(r["account"], {
+            "code": r["account"],
+            "bank_id": r["bank_id"],
+            "type": one_of(*ACCOUNT_TYPES)(r["type"]),
+            "currency": currency(r["currency"]).code,
+            "name": r.get("name") or "",
+            "allow_overdraft": bool(r.get("allow_overdraft") or False),
+        })
+    if not wanted:
+        return 0
+    a = Account.__table__.c
+    existing = set(conn.execute(
+        select(a.code).where(a.code.in_(bindparam("c", expanding=True))), {"c": list(wanted)}
+    ).scalars())
+    missing = [row for code, row in wanted.items() if code not in existing]
+    if not missing:
+        return 0
+    banks = sorted({r["bank_id"] for r in missing})
+    known = set(conn.execute(
+        select(Bank.bank_id).where(Bank.bank_id.in_(bindparam("b", expanding=True))),
+        {"b": banks},
+    ).scalars())
+    unknown = [b for b in banks if b not in known]
+    if unknown:
+        raise NotFound(f"bank {unknown[0]!r} does not exist (opening account(s) for it)")
+    table: Table = Account.__table__  # type: ignore[assignment]
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        pg = postgresql.insert(table).values(missing).on_conflict_do_nothing(
+            index_elements=["code"]
+        )
+        return len(conn.execute(pg.returning(table.c.code)).all())
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        lite = sqlite.insert(table).values(missing).on_conflict_do_nothing(
+            index_elements=["code"]
+        )
+        return len(conn.execute(lite.returning(table.c.code)).all())
+    conn.execute(insert(table), missing)
+    return len(missing)
