@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from hashlib import sha256
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -29,7 +30,6 @@ from ledger.entries import (
     DEBIT_NORMAL,
     EntrySpec,
     canonical_meta,
-    chain_hash,
     content_text,
     digest_text,
 )
@@ -80,13 +80,20 @@ class AccountState:
     closed: bool
     debits: int
     credits: int
-    batch_debits: int = 0
-    batch_credits: int = 0
+    stored_debits: int = 0  # the totals in the database: the batch adds the difference
+    stored_credits: int = 0
+    debit_normal: bool = False  # set from type in __post_init__
+    guarded: bool = True  # not allow_overdraft
+
+    def __post_init__(self) -> None:
+        self.debit_normal = self.type in DEBIT_NORMAL
+        self.guarded = not self.allow_overdraft
+        self.stored_debits, self.stored_credits = self.debits, self.credits
 
     @property
     def balance(self) -> int:
         """Balance on the normal side, including what this batch has posted so far."""
-        if self.type in DEBIT_NORMAL:
+        if self.debit_normal:
             return self.debits - self.credits
         return self.credits - self.debits
 
@@ -109,7 +116,10 @@ def _chunks(items: Iterable[EntrySpec], size: int) -> Iterator[list[EntrySpec]]:
 
 
 class Poster:
-    """Judges and posts entries inside the caller's transaction (see the module docstring)."""
+    """Judges and posts entries inside the caller's transaction (see the module docstring).
+
+    Use it as a context manager: whatever happens inside, nothing pending is left behind.
+    """
 
     def __init__(
         self,
@@ -145,7 +155,7 @@ class Poster:
     # -- lookups ------------------------------------------------------------------------------
 
     def begin_chunk(self, entry_ids: Iterable[str], account_codes: Iterable[str]) -> None:
-        """Flush what is pending, then fetch in two queries what the next entries will need."""
+        """Write what is pending, then fetch in two queries what the next entries will need."""
         self.flush()
         self._existing.clear()
         self._absent.clear()
@@ -203,7 +213,7 @@ class Poster:
             return None
         digest = self._existing.get(entry_id)
         if digest is None:
-            digest = self._select_digests([entry_id]).get(entry_id)
+                digest = self._select_digests([entry_id]).get(entry_id)
         return digest
 
     # -- judging ------------------------------------------------------------------------------
@@ -237,7 +247,6 @@ class Poster:
         accounts = self.accounts
         entry_vd = entry.value_date
         legs = []
-        deltas: dict[int, list[Any]] = {}
         for t in entry.transfers:
             debit = accounts.get(t.debit) or self.account(t.debit)
             credit = accounts.get(t.credit) or self.account(t.credit)
@@ -259,30 +268,42 @@ class Poster:
             amount = t.amount
             if type(amount) is not int or amount <= 0:
                 return Rejection("amount_must_be_positive", f"amount {amount!r} is not > 0")
-            # What the leg does to each account's normal-side balance: a debit lowers a
-            # credit-normal account, a credit lowers a debit-normal one.
-            for acc, change in ((debit, -amount if debit.type not in DEBIT_NORMAL else amount),
-                                (credit, amount if credit.type not in DEBIT_NORMAL else -amount)):
-                d = deltas.get(acc.id)
-                if d is None:
-                    deltas[acc.id] = [acc, change]
-                else:
-                    d[1] += change
-            vd = t.value_date or entry_vd
-            legs.append((debit, credit, amount, currency, vd, t.reference))
-        if not legs:
+            legs.append((debit, credit, amount, currency, t.value_date or entry_vd, t.reference))
+        if len(legs) == 1:
+            # The common case: a debit lowers a guarded credit-normal account, a credit lowers
+            # a guarded debit-normal one; nothing else can overdraw.
+            debit, credit, amount = legs[0][0], legs[0][1], legs[0][2]
+            if debit.guarded and not debit.debit_normal and debit.credits - debit.debits < amount:
+                return self._insufficient(debit, amount)
+            if credit.guarded and credit.debit_normal and credit.debits - credit.credits < amount:
+                return self._insufficient(credit, amount)
+        elif not legs:
             return Rejection("no_transfers", "an entry needs at least one transfer")
-        for acc, delta in deltas.values():
-            if delta < 0 and not acc.allow_overdraft and acc.balance + delta < 0:
-                return Rejection(
-                    "insufficient_funds",
-                    f"account {acc.code!r} has {format_amount(acc.balance, acc.currency)} "
-                    f"{acc.currency}, needs {format_amount(-delta, acc.currency)}",
-                )
+        else:
+            deltas: dict[int, list[Any]] = {}
+            for debit, credit, amount, *_ in legs:
+                for acc, change in ((debit, amount if debit.debit_normal else -amount),
+                                    (credit, -amount if credit.debit_normal else amount)):
+                    d = deltas.get(acc.id)
+                    if d is None:
+                        deltas[acc.id] = [acc, change]
+                    else:
+                        d[1] += change
+            for acc, delta in deltas.values():
+                if delta < 0 and acc.guarded and acc.balance + delta < 0:
+                    return self._insufficient(acc, -delta)
         if content is None:
             content = content_text(entry)
         return Prepared(entry, digest or entry.digest or digest_text(content), content,
                         tuple(legs), reverses_seq)
+
+    @staticmethod
+    def _insufficient(acc: AccountState, needed: int) -> Rejection:
+        return Rejection(
+            "insufficient_funds",
+            f"account {acc.code!r} has {format_amount(acc.balance, acc.currency)} "
+            f"{acc.currency}, needs {format_amount(needed, acc.currency)}",
+        )
 
     def _reversal_target(self, entry_id: str) -> int | Rejection:
         row = self.conn.execute(
@@ -309,23 +330,22 @@ class Poster:
         vd_text = self._date_text
         for debit, credit, amount, currency, value_date, reference in prepared.legs:
             debit.debits += amount
-            debit.batch_debits += amount
             credit.credits += amount
-            credit.batch_credits += amount
-            vd = vd_text.get(value_date) or self._date(value_date)
-            rows.append((tid, seq, debit.id, credit.id, amount, currency, vd, reference))
+            rows.append((tid, seq, debit.id, credit.id, amount, currency,
+                         vd_text.get(value_date) or self._date(value_date), reference))
             tid += 1
         self.transfer_id = tid - 1
         digest = prepared.digest
-        self.last_hash = last_hash = chain_hash(
-            self.last_hash, seq=seq, first_transfer_id=first, batch_id=self.batch_id,
-            posted_at=self.posted_at, digest=digest, content=prepared.content,
-        )
+        batch_id, posted_at = self.batch_id, self.posted_at
+        self.last_hash = last_hash = sha256(
+            f"{self.last_hash}\x1e{seq}\x1f{first}\x1f{batch_id or ''}\x1f{posted_at}\x1f"
+            f"{digest}\x1e{prepared.content}".encode()
+        ).hexdigest()  # == entries.chain_hash(...), inlined on the hot path
+        meta = entry.meta
         self._entry_rows.append((
             seq, entry.id, entry.kind, vd_text.get(entry.value_date) or self._date(
-                entry.value_date), self.batch_id, prepared.reverses_seq,
-            canonical_meta(entry.meta) if entry.meta else None, digest, self.posted_at,
-            last_hash,
+                entry.value_date), batch_id, prepared.reverses_seq,
+            canonical_meta(meta) if meta else None, digest, posted_at, last_hash,
         ))
         self._chunk_new[entry.id] = digest
         self.posted += 1
@@ -364,12 +384,13 @@ class Poster:
             self._transfer_rows = []
 
     def close(self) -> None:
-        """Flush, add the batch's totals to each touched account once, and move the head."""
+        """Write what is pending, add the batch's totals to each touched account once, and
+        move the head."""
         self.flush()
         touched = [
-            (a.batch_debits, a.batch_credits, a.id)
+            (a.debits - a.stored_debits, a.credits - a.stored_credits, a.id)
             for a in self.accounts.values()
-            if a.batch_debits or a.batch_credits
+            if a.debits != a.stored_debits or a.credits != a.stored_credits
         ]
         if touched:
             touched.sort(key=lambda r: r[2])  # one lock order for every writer: no deadlocks
@@ -382,7 +403,7 @@ class Poster:
                 touched,
             )
             for a in self.accounts.values():
-                a.batch_debits = a.batch_credits = 0
+                a.stored_debits, a.stored_credits = a.debits, a.credits
         self.conn.exec_driver_sql(
             "UPDATE ledger_head SET last_seq = %s, last_transfer_id = %s, last_hash = %s "
             "WHERE id = 1"
@@ -391,6 +412,12 @@ class Poster:
             "WHERE id = 1",
             (self.seq, self.transfer_id, self.last_hash),
         )
+
+    def __enter__(self) -> Poster:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._entry_rows, self._transfer_rows = [], []
 
 
 def write_rows(
@@ -421,13 +448,13 @@ def post_entries(
     chunk_size: int = 10_000,
 ) -> list[Result]:
     """Post ``entries`` in the caller's transaction; one :class:`Result` per entry, in order."""
-    poster = Poster(conn, posted_at=posted_at, batch_id=batch_id)
     results: list[Result] = []
-    for chunk in _chunks(entries, chunk_size):
-        poster.begin_chunk(
-            (e.id for e in chunk),
-            (code for e in chunk for t in e.transfers for code in (t.debit, t.credit)),
-        )
-        results.extend(poster.post(e) for e in chunk)
-    poster.close()
+    with Poster(conn, posted_at=posted_at, batch_id=batch_id) as poster:
+        for chunk in _chunks(entries, chunk_size):
+            poster.begin_chunk(
+                (e.id for e in chunk),
+                (code for e in chunk for t in e.transfers for code in (t.debit, t.credit)),
+            )
+            results.extend(poster.post(e) for e in chunk)
+        poster.close()
     return results
