@@ -24,18 +24,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import time
 from decimal import (
-    ROUND_CEILING,
-    ROUND_DOWN,
-    ROUND_FLOOR,
-    ROUND_HALF_DOWN,
-    ROUND_HALF_EVEN,
-    ROUND_HALF_UP,
-    ROUND_UP,
     Decimal,
 )
 from pathlib import Path
 from typing import Any, Final
 
+from fx.conversion import Rounding
 from ledger.errors import InputError, LedgerError, Problem, UnknownCurrency
 from ledger.money import format_amount, parse_amount
 
@@ -44,35 +38,11 @@ DEFAULT_SETTINGS_FILE: Final = Path(__file__).resolve().parent / "data" / "setti
 #: The currency of every quota amount.
 QUOTA_CURRENCY: Final = "CNY"
 
-#: Rounding modes by name, as ``decimal`` constants. ``toward_bank`` depends on the direction
-#: of the amount: see :func:`decimal_rounding`.
-ROUNDING_MODES: Final[Mapping[str, str | None]] = {
-    "half_even": ROUND_HALF_EVEN,
-    "half_up": ROUND_HALF_UP,
-    "half_down": ROUND_HALF_DOWN,
-    "floor": ROUND_FLOOR,
-    "ceiling": ROUND_CEILING,
-    "down": ROUND_DOWN,
-    "up": ROUND_UP,
-    "toward_bank": None,
-}
+#: Rounding modes a rate book may name: those the FX module implements (fx.conversion.Rounding):
+#: half_even, half_up, and floor (toward the bank: the customer never gets more than exact).
+ROUNDING_MODES: Final = tuple(mode.value for mode in Rounding)
 
 BLOCK_DEAL_POLICIES: Final = ("residue", "allocate")
-
-
-def decimal_rounding(mode: str, *, bank_pays: bool) -> str:
-    """The ``decimal`` rounding constant of ``mode`` for an amount the bank pays or receives.
-
-    ``toward_bank`` rounds what the bank pays out down (``ROUND_FLOOR``) and what it receives
-    up (``ROUND_CEILING``); every other mode is the same either way.
-    """
-    try:
-        constant = ROUNDING_MODES[mode]
-    except KeyError:
-        raise LedgerError(f"unknown rounding mode {mode!r}") from None
-    if constant is None:
-        return ROUND_FLOOR if bank_pays else ROUND_CEILING
-    return constant
 
 
 # -- the typed settings --------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from datetime import time
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,6 @@ import pytest
 from ledger.errors import InputError, Problem
 from settlement.settings import (
     DEFAULT_SETTINGS_FILE,
-    decimal_rounding,
     load_settings,
 )
 
@@ -75,18 +74,15 @@ def test_book_overrides(tmp_path: Path) -> None:
     s = load_settings(
         write(
             tmp_path,
-            '[fx]\nrounding = "half_up"\n\n[fx.books.cnh]\nrounding = "toward_bank"\n'
+            '[fx]\nrounding = "half_up"\n\n[fx.books.cnh]\nrounding = "floor"\n'
             "\n[fx.books.slow]\nstaleness_business_days = 3\n",
         )
     )
     assert s.fx.rounding_for("default") == "half_up"
-    assert s.fx.rounding_for("cnh") == "toward_bank"
+    assert s.fx.rounding_for("cnh") == "floor"
     assert s.fx.staleness_for("cnh") == 1
     assert s.fx.rounding_for("slow") == "half_up"
     assert s.fx.staleness_for("slow") == 3
-    assert decimal_rounding("toward_bank", bank_pays=True) == ROUND_FLOOR
-    assert decimal_rounding("toward_bank", bank_pays=False) == ROUND_CEILING
-    assert decimal_rounding("half_even", bank_pays=True) == ROUND_HALF_EVEN
 
 
 def test_times_as_strings_or_toml_times(tmp_path: Path) -> None:

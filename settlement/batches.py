@@ -1,0 +1,54 @@
+"""Stored batches read back: ``wmc settle show`` prints the same report the run printed.
+
+The report is rebuilt from the batch's rows (counts, rejections, positions, obligations) and
+from the ledger's own entries of the batch (gross payments), so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Connection, text
+
+from ledger.errors import NotFound
+from settlement.engine import gross_payments
+from settlement.netting import Obligation, Position
+from settlement.report import BatchReport, RejectionRow
+
+
+def load_report(conn: Connection, batch_id: str) -> BatchReport:
+    row = conn.execute(text(
+        "SELECT file_name, file_sha256, instructions, accepted, rejected, duplicates, seconds, "
+        "first_seq, last_seq FROM batches WHERE batch_id = :b"
+    ), {"b": batch_id}).first()
+    if row is None:
+        raise NotFound(f"batch {batch_id!r} does not exist")
+    rejections = tuple(
+        RejectionRow(r[0], int(r[1]), r[2], r[3]) for r in conn.execute(text(
+            "SELECT instruction_id, line, code, message FROM batch_rejections "
+            "WHERE batch_id = :b ORDER BY line"), {"b": batch_id})
+    )
+    positions = tuple(
+        Position(r[0], r[1], int(r[2])) for r in conn.execute(text(
+            "SELECT bank_id, currency, net FROM batch_positions WHERE batch_id = :b "
+            "ORDER BY currency, bank_id"), {"b": batch_id})
+    )
+    obligations = tuple(
+        Obligation(r[0], r[1], r[2], int(r[3]), dt.date.fromisoformat(r[4]))
+        for r in conn.execute(text(
+            "SELECT payer, payee, currency, amount, value_date FROM batch_obligations "
+            "WHERE batch_id = :b ORDER BY currency, value_date, payer, payee"), {"b": batch_id})
+    )
+    return BatchReport(
+        batch_id=batch_id, file_name=row[0], file_sha256=row[1], instructions=int(row[2]),
+        accepted=int(row[3]), rejected=int(row[4]), duplicates=int(row[5]),
+        rejections=rejections, positions=positions, obligations=obligations,
+        gross_payments=tuple(gross_payments(conn, int(row[7]), int(row[8]))),
+        seconds=float(row[6]),
+    )
+
+
+def list_batches(conn: Connection) -> list[dict[str, object]]:
+    return [dict(r._mapping) for r in conn.execute(text(
+        "SELECT batch_id, file_name, committed_at, instructions, accepted, rejected, duplicates "
+        "FROM batches ORDER BY batch_id"))]

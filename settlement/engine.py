@@ -1,0 +1,519 @@
+"""The batch settlement engine: a day's instruction file in, a committed batch and its report out.
+
+Guarantees:
+- **All or nothing.** A batch runs in one database transaction: a crash, a kill or an error at
+  any point leaves none of it, and running the file again completes it. A file with any value
+  that does not parse is refused whole (:class:`~ledger.errors.InputError`, every problem listed);
+  with ``atomic=True`` any rejection rolls the batch back (:class:`BatchRolledBack`, carrying the
+  report).
+- **Idempotent.** ``instruction_id`` is the entry id: the same id with the same content (its
+  digest) is a ``duplicate``, with other content ``exists_with_different_content``; the same file
+  twice posts nothing the second time.
+- **In file order.** Each instruction is judged against the state left by the accepted ones
+  before it (balances, quotas), so the result does not depend on how the file is chunked.
+- **Streaming, set-based.** The file is read in chunks; per chunk the existing ids and the
+  accounts are fetched in a few queries; rows are written in bulk by the ledger's poster; balances
+  and quota usage are written once per account / investor per batch. Memory stays flat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, text
+
+from fx.book import RateBook
+from fx.booking import conversion_entry, open_fx_accounts
+from fx.conversion import Rounding, convert
+from fx.quotes import NoRate, StaleRate, dealt_rate
+from ledger.db import is_postgres, transaction
+from ledger.entries import EntrySpec, TransferSpec
+from ledger.errors import BatchRolledBack, InputError, Problem
+from ledger.posting import DUPLICATE, AccountState, Poster, Rejection
+from ledger.refdata import ensure_accounts
+from settlement.calendars import MARKET_TZ, Calendar, build_calendar, read_day_overrides
+from settlement.instructions import Instruction, read_instructions
+from settlement.netting import NettingAccumulator
+from settlement.report import BatchReport, GrossPayment, MovedDate, RejectionRow
+from settlement.rules import Link, ProductInfo, QuotaBook, QuotaLimits, Scheme
+from settlement.settings import Settings, load_settings
+
+log = structlog.get_logger("wmc.settlement")
+
+CHUNK = 10_000
+GROSS_KINDS = ("remit", "repatriate")
+CURRENCIES = ("MOP", "HKD", "CNY", "USD")
+
+
+def transit_account(bank_id: str, currency: str) -> str:
+    """Where a leg waits when the two markets' value dates differ (documented in the README)."""
+    return f"{bank_id}:TRANSIT:{currency}"
+
+
+class AtomicRollback(BatchRolledBack):
+    """An ``atomic`` batch had rejections: nothing was written; ``report`` says why."""
+
+    def __init__(self, report: BatchReport) -> None:
+        self.report = report
+        super().__init__(
+            f"--atomic: {report.rejected} instruction(s) rejected, batch rolled back, "
+            "nothing written"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    atomic: bool = False
+    settings: Settings | None = None
+    clock: Callable[[], dt.datetime] | None = None
+    progress: Callable[[int], None] | None = None
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _chunks(items: Iterable[Instruction], size: int) -> Iterator[list[Instruction]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def settle_file(engine: Engine, path: str | Path, options: BatchOptions | None = None) -> BatchReport:
+    """Settle the instruction file at ``path`` in one transaction; see the module docstring."""
+    options = options or BatchOptions()
+    path = Path(path)
+    if not path.is_file():
+        raise InputError([Problem(str(path), 0, "file", "an existing, readable file")])
+    sha = file_sha256(path)
+    settings = options.settings or load_settings(None)
+    t0 = time.perf_counter()
+    report = transaction(engine, lambda conn: _Batch(conn, path, sha, settings, options).run())
+    seconds = time.perf_counter() - t0
+    log.info(
+        "settlement.batch_committed", batch_id=report.batch_id, file=str(path),
+        instructions=report.instructions, accepted=report.accepted, rejected=report.rejected,
+        duplicates=report.duplicates, seconds=round(seconds, 3),
+        instructions_per_second=round(report.instructions / seconds) if seconds else None,
+    )
+    return report
+
+
+class _Batch:
+    """One run of one file inside one transaction."""
+
+    def __init__(self, conn: Connection, path: Path, sha: str, settings: Settings,
+                 options: BatchOptions) -> None:
+        self.conn = conn
+        self.path = path
+        self.sha = sha
+        self.settings = settings
+        self.options = options
+        now = (options.clock or (lambda: dt.datetime.now(MARKET_TZ)))()
+        self.posted_at = now.isoformat()
+        self.problems: list[Problem] = []
+        self.rejections: list[RejectionRow] = []
+        self.moved: list[MovedDate] = []
+        self.netting = NettingAccumulator()
+        # Rejected ids: those of earlier batches (fetched per chunk) and this batch's own.
+        self.rejected_before: dict[str, tuple[str, str]] = {}
+        self.rejected_now: dict[str, tuple[str, str]] = {}
+        self.count = self.accepted = self.duplicates = 0
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    def _load_reference(self) -> None:
+        conn = self.conn
+        self.markets = {r[0]: r[1] for r in conn.execute(text("SELECT bank_id, market FROM banks"))}
+        overrides = (read_day_overrides(self.settings.calendar.overrides)
+                     if self.settings.calendar.overrides else ())
+        self.calendars: dict[str, Calendar] = {
+            m: build_calendar(m, overrides) for m in ("CN", "HK", "MO")
+        }
+        self.scheme = Scheme()
+        for r in conn.execute(text(
+            "SELECT investor_id, channel, direction, remittance_account, investment_account "
+            "FROM investors"
+        )):
+            self.scheme.add_link(Link(*r))
+        for r in conn.execute(text(
+            "SELECT product, currency, risk, direction, account FROM products"
+        )):
+            self.scheme.products[r[0]] = ProductInfo(*r)
+        usage = {
+            (r[0], r[1]): [int(r[2]), int(r[3]), int(r[4])]
+            for r in conn.execute(text(
+                "SELECT investor_id, channel, remitted_out, remitted_back, used FROM quota_usage"
+            ))
+        }
+        channels: dict[str, int] = {}
+        for inv, links in self.scheme.links.items():
+            channels[inv] = len(links)
+        aggregate = {r[0]: int(r[1]) for r in conn.execute(
+            text("SELECT direction, used FROM aggregate_quota"))}
+        q = self.settings.quota
+        self.quota = QuotaBook(
+            QuotaLimits(q.individual, q.per_channel_when_two_channels, q.aggregate_per_direction,
+                        q.net_usage_floor_zero),
+            usage, channels, aggregate,
+        )
+        self.rates = RateBook.load(conn)
+        banks = sorted(self.markets)
+        open_fx_accounts(conn, banks, CURRENCIES)
+        ensure_accounts(conn, [
+            {"account": transit_account(b, c), "bank_id": b, "type": "asset", "currency": c,
+             "name": "value-date transit", "allow_overdraft": True}
+            for b in banks for c in CURRENCIES
+        ])
+        self._leg_cache: dict[tuple[str, dt.date], dt.date] = {}
+        self._cutoff_cache: dict[tuple[str, str], dt.date] = {}
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self) -> BatchReport:
+        conn = self.conn
+        t0 = time.perf_counter()
+        self.poster = poster = Poster(conn, posted_at=self.posted_at)
+        n = conn.execute(text("SELECT count(*) FROM batches")).scalar_one()
+        self.batch_id = poster.batch_id = f"B{int(n) + 1:08d}"
+        self._load_reference()
+        progress = self.options.progress
+        for chunk in _chunks(read_instructions(self.path, self.problems), CHUNK):
+            self.count += len(chunk)
+            if not self.problems:  # a refused file: keep reading only to list every problem
+                poster.begin_chunk(
+                    (i.instruction_id for i in chunk),
+                    (c for i in chunk for c in (i.debit_account, i.credit_account)),
+                )
+                self._fetch_rejected([i.instruction_id for i in chunk])
+                for ins in chunk:
+                    self._settle(ins)
+            if progress is not None:
+                progress(len(chunk))
+        if self.problems:
+            raise InputError(self.problems)
+        poster.close()
+        self._write_quota()
+        report = self._report(time.perf_counter() - t0)
+        if self.options.atomic and self.rejections:
+            raise AtomicRollback(report)
+        self._store(report)
+        return report
+
+    def _fetch_rejected(self, ids: list[str]) -> None:
+        self.rejected_before.clear()
+        pg = is_postgres(self.conn)
+        sql = ("SELECT instruction_id, digest, code FROM rejected_instructions WHERE "
+               + ("instruction_id = ANY(%s)" if pg
+                  else "instruction_id IN (SELECT value FROM json_each(?))"))
+        arg: Any = ids if pg else json.dumps(ids)
+        for r in self.conn.exec_driver_sql(sql, (arg,)):
+            self.rejected_before[r[0]] = (r[1], r[2])
+
+    def _reject(self, ins: Instruction, code: str, message: str, *, first: bool = True) -> None:
+        self.rejections.append(RejectionRow(ins.instruction_id, ins.line, code, message))
+        if first:
+            self.rejected_now[ins.instruction_id] = (ins.digest, code)
+
+    def _settle(self, ins: Instruction) -> None:
+        poster = self.poster
+        iid = ins.instruction_id
+        dup = poster.check_duplicate(iid, ins.digest)
+        if dup is None:
+            earlier = self.rejected_now.get(iid) or self.rejected_before.get(iid)
+            if earlier is not None:
+                if earlier[0] == ins.digest:
+                    self.duplicates += 1  # judged before: its rejection stands
+                else:
+                    self._reject(ins, "exists_with_different_content",
+                                 f"instruction {iid!r} was judged before with other content "
+                                 f"(rejected: {earlier[1]})", first=False)
+                return
+        elif dup.code == DUPLICATE:
+            self.duplicates += 1
+            return
+        else:
+            self._reject(ins, dup.code, dup.message, first=False)
+            return
+        debit = poster.account(ins.debit_account)
+        credit = poster.account(ins.credit_account)
+        if debit is None or credit is None:
+            missing = ins.debit_account if debit is None else ins.credit_account
+            return self._reject(ins, "unknown_account", f"account {missing!r} does not exist")
+        if debit is credit:
+            return self._reject(ins, "accounts_must_be_different",
+                                "debit and credit are one account")
+        kind = ins.kind
+        link: Link | None = None
+        if kind in GROSS_KINDS:
+            if ins.currency != "CNY":
+                return self._reject(ins, "not_rmb",
+                                    f"cross-border legs are in RMB (CNY), got {ins.currency}")
+            found = self.scheme.pair(ins.investor_id, debit.code, credit.code,
+                                     outbound=kind == "remit")
+            if isinstance(found, tuple):
+                return self._reject(ins, *found)
+            link = found
+        elif kind == "transfer":
+            for acc in (debit, credit):
+                if self.scheme.is_investment_account(acc.code):
+                    return self._reject(
+                        ins, "closed_loop_violation",
+                        f"{acc.code} is an investment account: principal moves only by remit, "
+                        "repatriate, subscribe, redeem, convert or fee")
+        elif kind == "fee":
+            if credit.type != "income":
+                return self._reject(ins, "fee_not_to_income",
+                                    f"a fee is paid to an income account; {credit.code} is "
+                                    f"{credit.type}")
+        elif kind in ("subscribe", "redeem"):
+            rejection = self._check_product(ins, debit, credit)
+            if rejection is not None:
+                return self._reject(ins, *rejection)
+        if kind == "convert":
+            spec = self._conversion(ins, debit, credit)
+            if isinstance(spec, tuple):
+                return self._reject(ins, *spec)
+            value_date = spec.value_date
+            settle_date = value_date
+        else:
+            built = self._entry(ins, debit, credit)
+            spec, settle_date = built
+        prepared = poster.prepare(spec, ins.digest)
+        if isinstance(prepared, Rejection):
+            return self._reject(ins, prepared.code, prepared.message)
+        if kind == "remit":
+            assert link is not None
+            over = self.quota.check_remit(link, ins.amount)
+            if over is not None:
+                return self._reject(ins, *over)
+            self.quota.remit(link, ins.amount)
+        elif kind == "repatriate":
+            assert link is not None
+            self.quota.repatriate(link, ins.amount)
+        poster.apply(prepared)
+        self.accepted += 1
+        if kind not in GROSS_KINDS and debit.bank_id != credit.bank_id:
+            self.netting.add(debit.bank_id, credit.bank_id, ins.currency, ins.amount,
+                             settle_date)
+
+    def _check_product(self, ins: Instruction, debit: AccountState,
+                       credit: AccountState) -> tuple[str, str] | None:
+        subscribing = ins.kind == "subscribe"
+        own, product_side = (debit, credit) if subscribing else (credit, debit)
+        found = self.scheme.investor_of(ins.investor_id, own.code)
+        if isinstance(found, tuple):
+            return found
+        product = self.scheme.product_for(ins.product, found, ins.currency)
+        if isinstance(product, tuple):
+            return product
+        if product_side.code != product.account:
+            return ("closed_loop_violation",
+                    f"product {product.product} is paid through {product.account}, "
+                    f"not {product_side.code}")
+        home = self.poster.account(found.investment_account)
+        if home is not None and own.bank_id != home.bank_id:
+            return ("closed_loop_violation",
+                    f"{own.code} is not at investor {found.investor_id}'s investment bank "
+                    f"({home.bank_id})")
+        return None
+
+    # -- value dates --------------------------------------------------------------------------
+
+    def _leg_date(self, ins: Instruction, market: str) -> dt.date:
+        requested = ins.value_date
+        earliest = requested
+        if ins.submitted_at is not None:
+            key = (market, ins.submitted_at.isoformat())
+            cut = self._cutoff_cache.get(key)
+            if cut is None:
+                cutoff = self.settings.cutoffs.for_currency(ins.currency)
+                cut = self.calendars[market].value_date_for(ins.submitted_at, cutoff)
+                if len(self._cutoff_cache) < 100_000:
+                    self._cutoff_cache[key] = cut
+            if cut > requested:
+                earliest = cut
+        rolled = self._leg_cache.get((market, earliest))
+        if rolled is None:
+            rolled = self._leg_cache[(market, earliest)] = \
+                self.calendars[market].roll_forward(earliest)
+        if rolled != requested:
+            reason = "cutoff" if earliest != requested else "holiday"
+            self.moved.append(MovedDate(ins.instruction_id, market, requested, rolled, reason))
+        return rolled
+
+    def _entry(self, ins: Instruction, debit: AccountState,
+               credit: AccountState) -> tuple[EntrySpec, dt.date]:
+        d_market = self.markets[debit.bank_id]
+        c_market = self.markets[credit.bank_id]
+        d_date = self._leg_date(ins, d_market)
+        c_date = d_date if c_market == d_market else self._leg_date(ins, c_market)
+        if d_date == c_date:
+            transfers: tuple[TransferSpec, ...] = (TransferSpec(
+                ins.debit_account, ins.credit_account, ins.amount, ins.currency, None,
+                ins.reference or ins.instruction_id),)
+        else:
+            # A market closed on one side moves that side's leg only: the money waits in the
+            # payer bank's transit account between the two value dates.
+            transit = transit_account(debit.bank_id, ins.currency)
+            ref = ins.reference or ins.instruction_id
+            transfers = (
+                TransferSpec(ins.debit_account, transit, ins.amount, ins.currency, d_date, ref),
+                TransferSpec(transit, ins.credit_account, ins.amount, ins.currency, c_date, ref),
+            )
+        settle = max(d_date, c_date)
+        return EntrySpec(ins.instruction_id, ins.kind, d_date, transfers,
+                         digest=ins.digest), settle
+
+    def _conversion(self, ins: Instruction, debit: AccountState,
+                    credit: AccountState) -> EntrySpec | tuple[str, str]:
+        if debit.currency != ins.currency:
+            return ("currency_mismatch", f"convert sells {ins.currency} from {debit.code}, "
+                                         f"which holds {debit.currency}")
+        if credit.currency == ins.currency:
+            return ("currency_mismatch", f"convert buys another currency than {ins.currency}; "
+                                         f"{credit.code} holds {credit.currency}")
+        if debit.bank_id != credit.bank_id:
+            return ("convert_across_banks", "a conversion happens inside one bank; "
+                                            f"{debit.code} and {credit.code} are at two")
+        market = self.markets[debit.bank_id]
+        value_date = self._leg_date(ins, market)
+        fx = self.settings.fx
+        try:
+            if ins.rate is not None:
+                rate = dealt_rate(ins.currency, credit.currency, ins.rate)
+            else:
+                at = ins.submitted_at or dt.datetime.combine(
+                    ins.value_date, self.settings.cutoffs.for_currency(ins.currency), MARKET_TZ)
+                rate = self.rates.rate_for(
+                    ins.currency, credit.currency, at=at, book=ins.book,
+                    staleness_business_days=fx.staleness_for(ins.book),
+                    next_business_day=self.calendars[market].next_business_day,
+                    peg=(fx.peg_bid, fx.peg_ask),
+                )
+        except StaleRate as exc:
+            return ("stale_rate", str(exc))
+        except NoRate as exc:
+            return ("no_rate", str(exc))
+        conversion = convert(ins.amount, rate, Rounding(fx.rounding_for(ins.book)))
+        spec = conversion_entry(
+            ins.instruction_id, debit_account=debit.code, credit_account=credit.code,
+            bank_id=debit.bank_id, conversion=conversion, value_date=value_date,
+            reference=ins.reference or ins.instruction_id,
+        )
+        return EntrySpec(spec.id, spec.kind, spec.value_date, spec.transfers, spec.meta,
+                         digest=ins.digest)
+
+    # -- the end ------------------------------------------------------------------------------
+
+    def _write_quota(self) -> None:
+        quota = self.quota
+        pg = is_postgres(self.conn)
+        mark = "%s" if pg else "?"
+        if quota.touched:
+            rows = [(inv, ch, *quota.usage[(inv, ch)]) for inv, ch in sorted(quota.touched)]
+            upsert = (
+                f"INSERT INTO quota_usage (investor_id, channel, remitted_out, remitted_back, "
+                f"used) VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
+                "ON CONFLICT (investor_id, channel) DO UPDATE SET "
+                "remitted_out = excluded.remitted_out, remitted_back = excluded.remitted_back, "
+                "used = excluded.used"
+            )
+            self.conn.exec_driver_sql(upsert, rows)
+        if quota.aggregate_touched:
+            self.conn.exec_driver_sql(
+                f"UPDATE aggregate_quota SET used = {mark} WHERE direction = {mark}",
+                [(used, d) for d, used in sorted(quota.aggregate.items())],
+            )
+
+    def _report(self, seconds: float) -> BatchReport:
+        return BatchReport(
+            batch_id=self.batch_id, file_name=str(self.path), file_sha256=self.sha,
+            instructions=self.count, accepted=self.accepted, rejected=len(self.rejections),
+            duplicates=self.duplicates, rejections=tuple(self.rejections),
+            positions=tuple(self.netting.positions()),
+            obligations=tuple(self.netting.obligations()),
+            gross_payments=tuple(gross_payments(self.conn, self.poster.first_seq,
+                                                self.poster.seq)),
+            moved_dates=tuple(self.moved), seconds=seconds,
+        )
+
+    def _store(self, report: BatchReport) -> None:
+        conn = self.conn
+        pg = is_postgres(conn)
+        m = "%s" if pg else "?"
+        conn.exec_driver_sql(
+            "INSERT INTO batches (batch_id, file_name, file_sha256, committed_at, instructions, "
+            f"accepted, rejected, duplicates, seconds, first_seq, last_seq) VALUES "
+            f"({', '.join([m] * 11)})",
+            (report.batch_id, report.file_name, report.file_sha256, self.posted_at,
+             report.instructions, report.accepted, report.rejected, report.duplicates,
+             f"{report.seconds:.3f}", self.poster.first_seq, self.poster.seq),
+        )
+        if report.rejections:
+            conn.exec_driver_sql(
+                "INSERT INTO batch_rejections (batch_id, line, instruction_id, code, message) "
+                f"VALUES ({m}, {m}, {m}, {m}, {m})",
+                [(report.batch_id, r.line, r.instruction_id, r.code, r.message)
+                 for r in report.rejections],
+            )
+        if self.rejected_now:
+            conn.exec_driver_sql(
+                "INSERT INTO rejected_instructions (instruction_id, digest, batch_id, code) "
+                f"VALUES ({m}, {m}, {m}, {m})",
+                [(iid, digest, report.batch_id, code)
+                 for iid, (digest, code) in self.rejected_now.items()],
+            )
+        if report.positions:
+            conn.exec_driver_sql(
+                f"INSERT INTO batch_positions (batch_id, bank_id, currency, net) VALUES "
+                f"({m}, {m}, {m}, {m})",
+                [(report.batch_id, p.bank_id, p.currency, p.net) for p in report.positions],
+            )
+        if report.obligations:
+            conn.exec_driver_sql(
+                "INSERT INTO batch_obligations (batch_id, payer, payee, currency, value_date, "
+                f"amount) VALUES ({m}, {m}, {m}, {m}, {m}, {m})",
+                [(report.batch_id, o.payer, o.payee, o.currency, o.value_date.isoformat(),
+                  o.amount) for o in report.obligations],
+            )
+
+
+def gross_payments(conn: Connection, first_seq: int, last_seq: int) -> Iterator[GrossPayment]:
+    """The batch's accepted remittances and repatriations, read back from the ledger."""
+    if last_seq < first_seq:
+        return
+    rows = conn.execute(text(
+        "SELECT e.id, d.bank_id, c.bank_id, t.currency, t.amount, t.value_date "
+        "FROM entries e JOIN transfers t ON t.entry_seq = e.seq "
+        "JOIN accounts d ON d.id = t.debit_account_id "
+        "JOIN accounts c ON c.id = t.credit_account_id "
+        "WHERE e.seq BETWEEN :a AND :b AND e.kind IN ('remit', 'repatriate') "
+        "ORDER BY e.seq, t.id"
+    ), {"a": first_seq, "b": last_seq})
+    pending: dict[str, Any] | None = None
+    for eid, payer, payee, cur, amount, vd in rows:
+        day = vd if isinstance(vd, dt.date) else dt.date.fromisoformat(str(vd))
+        # A split entry (transit) is one payment: payer of its first leg, payee of its last.
+        if pending is not None and pending["instruction_id"] == eid:
+            pending["payee"], pending["value_date"] = payee, max(pending["value_date"], day)
+            continue
+        if pending is not None:
+            yield GrossPayment(**pending)
+        pending = {"instruction_id": eid, "payer": payer, "payee": payee, "currency": cur,
+                   "amount": int(amount), "value_date": day}
+    if pending is not None:
+        yield GrossPayment(**pending)
