@@ -7,7 +7,6 @@ when stderr is not a terminal, a console renderer when it is; one canonical even
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sys
 import time
@@ -19,12 +18,18 @@ import structlog
 import typer
 from typer.core import TyperGroup
 
+from cli import settle
+from cli.common import Format, engine_of, parse_date, settings_of
 from cli.render import emit_json, emit_rows
+from fx.book import load_rates_file
 from ledger import audit, reports
-from ledger.db import DEFAULT_URL, make_engine, transaction
+from ledger.db import DEFAULT_URL, transaction
 from ledger.errors import LedgerError
 from ledger.migrate import upgrade
 from ledger.refdata import load_file
+from settlement.quota import quota_report
+from settlement.reconcile import reconcile_statement, reconciliation_report
+from settlement.refdata import load_file as load_scheme_file
 
 log = structlog.get_logger("wmc")
 
@@ -38,12 +43,6 @@ class _Group(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
 
 
-class Format(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
 app = typer.Typer(
     cls=_Group, no_args_is_help=True, add_completion=False,
     help="wmc-ledger: settlement ledger for Cross-boundary Wealth Management Connect.",
@@ -52,6 +51,17 @@ report_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Balances, trial
 audit_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Integrity checks.")
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
+settle.register(app)
+
+
+class _Stderr:
+    """Whatever ``sys.stderr`` is when a line is written (tests swap it per command)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def configure_logging() -> None:
@@ -68,7 +78,7 @@ def configure_logging() -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 
@@ -79,20 +89,21 @@ def _root(
     db: Annotated[
         str, typer.Option("--db", envvar="WMC_DB", help="SQLAlchemy URL of the ledger database.")
     ] = DEFAULT_URL,
+    settings: Annotated[
+        Path | None,
+        typer.Option("--settings", envvar="WMC_SETTINGS",
+                     help="A settings TOML file over the documented defaults."),
+    ] = None,
 ) -> None:
     configure_logging()
-    ctx.obj = {"db": db}
-
-
-def _engine(ctx: typer.Context) -> Any:
-    return make_engine(ctx.obj["db"])
+    ctx.obj = {"db": db, "settings_path": settings}
 
 
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the schema (Alembic migrations); running it twice is harmless."""
     t0 = time.perf_counter()
-    upgrade(_engine(ctx))
+    upgrade(engine_of(ctx))
     log.info("init.completed", db=_safe_url(ctx.obj["db"]),
              seconds=round(time.perf_counter() - t0, 3))
 
@@ -100,6 +111,17 @@ def init(ctx: typer.Context) -> None:
 class LoadKind(StrEnum):
     banks = "banks"
     accounts = "accounts"
+    investors = "investors"
+    products = "products"
+    rates = "rates"
+
+
+def _load(conn: Any, kind: LoadKind, file: Path) -> Any:
+    if kind in (LoadKind.banks, LoadKind.accounts):
+        return load_file(conn, kind.value, file)
+    if kind is LoadKind.rates:
+        return load_rates_file(conn, file)
+    return load_scheme_file(conn, kind.value, file)
 
 
 @app.command()
@@ -110,21 +132,12 @@ def load(
 ) -> None:
     """Load reference data idempotently; a bad file is refused whole (exit 2)."""
     t0 = time.perf_counter()
-    result = transaction(_engine(ctx), lambda c: load_file(c, kind.value, file))
+    result = transaction(engine_of(ctx), lambda c: _load(c, kind, file))
     log.info("load.completed", kind=kind.value, file=str(file), rows=result.rows,
              inserted=result.inserted, unchanged=result.unchanged,
              seconds=round(time.perf_counter() - t0, 3))
     typer.echo(f"{kind.value}: {result.rows} rows, {result.inserted} new, "
                f"{result.unchanged} unchanged")
-
-
-def _date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from None
 
 
 @report_app.command("balances")
@@ -136,8 +149,8 @@ def report_balances(
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
     """Balances per account on its normal side."""
-    with _engine(ctx).connect() as conn:
-        rows = reports.balances(conn, as_of=_date(as_of), bank=bank, account=account)
+    with engine_of(ctx).connect() as conn:
+        rows = reports.balances(conn, as_of=parse_date(as_of), bank=bank, account=account)
     emit_rows([r.to_dict() for r in rows], fmt.value, title="Balances")
 
 
@@ -148,8 +161,8 @@ def report_trial_balance(
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
     """Debits and credits per currency (always equal) and per account."""
-    with _engine(ctx).connect() as conn:
-        tb = reports.trial_balance(conn, as_of=_date(as_of))
+    with engine_of(ctx).connect() as conn:
+        tb = reports.trial_balance(conn, as_of=parse_date(as_of))
     if fmt is Format.json:
         emit_json(tb.to_dict())
     else:
@@ -158,11 +171,59 @@ def report_trial_balance(
             emit_rows([a.to_dict() for a in tb.accounts], fmt.value, title="Accounts")
 
 
+@report_app.command("quota")
+def report_quota(
+    ctx: typer.Context,
+    investor: Annotated[str | None, typer.Option("--investor")] = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Each investor's net quota usage per channel, and the aggregate per direction (CNY)."""
+    with engine_of(ctx).connect() as conn:
+        data = quota_report(conn, settings_of(ctx), investor=investor)
+    if fmt is Format.json:
+        emit_json(data)
+    else:
+        emit_rows(data["investors"], fmt.value, title="Investors")
+        emit_rows(data["aggregate"], fmt.value, title="Aggregate quota")
+
+
+@app.command()
+def reconcile(
+    ctx: typer.Context,
+    statement: Annotated[Path, typer.Argument(help="camt.053 (XML) or MT940 (text).")],
+    account: Annotated[str, typer.Option("--account", help="The ledger account it is for.")],
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Match a bank statement against the ledger; exit 1 when there are breaks."""
+    t0 = time.perf_counter()
+    with engine_of(ctx).connect() as conn:
+        rec = reconcile_statement(conn, str(statement), account=account,
+                                  settings=settings_of(ctx).reconciliation)
+    data = reconciliation_report(rec)
+    log.info("reconcile.completed", account=account, statement=str(statement),
+             matched=rec.matched, breaks=len(rec.breaks),
+             seconds=round(time.perf_counter() - t0, 3))
+    if fmt is Format.json:
+        emit_json(data)
+    else:
+        breaks: list[dict[str, Any]] = list(data["breaks"])  # type: ignore[call-overload]
+        emit_rows(breaks, fmt.value, title=f"Breaks of {account}")
+        if fmt is Format.table:
+            typer.echo(
+                f"matched {data['matched']}, {len(breaks)} breaks; ledger closing "
+                f"{data['ledger_closing']} - statement closing {data['statement_closing']} = "
+                f"difference {data['difference']} {rec.currency} "
+                f"(= the sum of the breaks' amounts)"
+            )
+    if rec.breaks:
+        raise typer.Exit(1)
+
+
 @audit_app.command("verify")
 def audit_verify(ctx: typer.Context) -> None:
     """Recompute the hash chain and every invariant; exit 3 naming the first break."""
     t0 = time.perf_counter()
-    with _engine(ctx).connect() as conn:
+    with engine_of(ctx).connect() as conn:
         result = audit.verify(conn)
     log.info("audit.verified", entries=result.entries, transfers=result.transfers,
              problems=len(result.problems), seconds=round(time.perf_counter() - t0, 3))
