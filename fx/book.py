@@ -29,13 +29,15 @@ indexed per ``(book, base, quote)`` by time.
   a quote the bank loaded into the book wins over the setting. The peg never goes stale; it is
   the quote ``Quote(book, "HKD", "MOP", bid, ask, PEG_AS_OF, "peg")``, dated the earliest
   instant there is, so it is recognisable in an entry's meta.
-- **Speed.** Resolutions are cached per ``(book, sell, buy, rules)`` with the window of
-  instants over which they hold: from the latest quote used (any pair that could take part) up
-  to, but excluding, the next quote of any such pair, and no later than the first used leg goes
-  stale. A lookup inside a window is a few dict and datetime operations. :class:`FastRate` holds
-  a rate's factors as integers in minor units, so :meth:`RateBook.convert` gives exactly the
-  :class:`~fx.conversion.Conversion` of :func:`fx.conversion.convert` (the tests check it) at a
-  fraction of the cost. A RateBook is not thread-safe; use one per batch.
+- **Speed.** :meth:`RateBook.view` gives the hot path's handle, :class:`BookRates`: one book
+  under one set of rules (staleness, calendar, peg). It caches each resolution per
+  ``(sell, buy)`` with the window of instants over which it holds: from the latest quote of any
+  pair that could take part, up to but excluding the next quote of any such pair, and no later
+  than the first leg used goes stale. Windows never overlap, so a lookup is a dict lookup, a
+  bisection and two comparisons. :class:`FastRate` holds a rate's factors as integers in minor
+  units, so :meth:`BookRates.convert` gives exactly the :class:`~fx.conversion.Conversion` of
+  :func:`fx.conversion.convert` (the tests check it) at about a third of the cost. A RateBook
+  is not thread-safe; use one per batch.
 """
 
 from __future__ import annotations
