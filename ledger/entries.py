@@ -59,11 +59,15 @@ def canonical_meta(meta: Mapping[str, Any] | None) -> str | None:
     return json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def content_text(entry: EntrySpec) -> str:
+def content_text(entry: EntrySpec, meta_text: str | None = None) -> str:
     """The canonical text of what the client asked for: id, kind, value date, reversal, meta,
-    and per transfer the account codes, amount, currency, value date and reference."""
+    and per transfer the account codes, amount, currency, value date and reference.
+
+    ``meta_text`` is ``canonical_meta(entry.meta)`` when the caller has it already.
+    """
     vd = entry.value_date
-    meta = canonical_meta(entry.meta) if entry.meta else ""
+    meta = meta_text if meta_text is not None else (
+        canonical_meta(entry.meta) if entry.meta else "")
     text = f"{entry.id}\x1f{entry.kind}\x1f{vd}\x1f{entry.reverses or ''}\x1f{meta}"
     for t in entry.transfers:
         text += (

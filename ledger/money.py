@@ -27,8 +27,10 @@ class Currency:
     @property
     def scale(self) -> int:
         """Minor units per major unit (100 for two decimals)."""
-        return int(10**self.minor_units)
+        return _SCALES[self.minor_units]
 
+
+_SCALES: Final = tuple(10**n for n in range(19))
 
 CURRENCIES: Final[dict[str, Currency]] = {
     c.code: c
@@ -60,9 +62,16 @@ def parse_amount(text: str, code: str) -> int:
     >>> parse_amount("1234.50", "HKD")
     123450
     """
-    cur = currency(code)
-    if not isinstance(text, str):
+    cur = CURRENCIES.get(code) or currency(code)
+    if type(text) is not str:
         raise AmountError(f"expected a decimal string, got {type(text).__name__}")
+    # The common shape, "1234.50", without the regex; anything else takes the full path below.
+    whole, dot, frac = text.partition(".")
+    if (
+        dot and len(frac) == cur.minor_units and whole.isascii() and whole.isdigit()
+        and frac.isascii() and frac.isdigit()
+    ):
+        return int(whole) * cur.scale + int(frac)
     m = _AMOUNT_RE.fullmatch(text)
     if m is None:
         raise AmountError(f"expected a decimal amount like 1234.50, got {text!r}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from hashlib import sha256
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Final
@@ -105,6 +105,7 @@ class Prepared:
     entry: EntrySpec
     digest: str
     content: str
+    meta: str | None  # the entry's meta as canonical JSON
     legs: tuple[tuple[AccountState, AccountState, int, str, dt.date, str | None], ...]
     reverses_seq: int | None
 
@@ -146,6 +147,7 @@ class Poster:
         self._absent: set[str] = set()  # ids known not to be in the database
         self._chunk_new: dict[str, str] = {}  # ids posted in this chunk -> digest
         self._date_text: dict[dt.date, str] = {}
+        self._meta_cache: dict[int, tuple[Mapping[str, Any], str | None]] = {}
         self._entry_rows: list[tuple[Any, ...]] = []
         self._transfer_rows: list[tuple[Any, ...]] = []
         self.posted = 0
@@ -292,10 +294,24 @@ class Poster:
             for acc, delta in deltas.values():
                 if delta < 0 and acc.guarded and acc.balance + delta < 0:
                     return self._insufficient(acc, -delta)
+        meta = self._meta_text(entry.meta)
         if content is None:
-            content = content_text(entry)
-        return Prepared(entry, digest or entry.digest or digest_text(content), content,
+            content = content_text(entry, meta or "")
+        return Prepared(entry, digest or entry.digest or digest_text(content), content, meta,
                         tuple(legs), reverses_seq)
+
+    def _meta_text(self, meta: Mapping[str, Any] | None) -> str | None:
+        # Many entries share one meta object (every conversion at one rate): encode it once.
+        if not meta:
+            return None
+        cached = self._meta_cache.get(id(meta))
+        if cached is not None and cached[0] is meta:
+            return cached[1]
+        if len(self._meta_cache) >= 1024:
+            self._meta_cache.clear()
+        text_ = canonical_meta(meta)
+        self._meta_cache[id(meta)] = (meta, text_)  # holding meta keeps its id unique
+        return text_
 
     @staticmethod
     def _insufficient(acc: AccountState, needed: int) -> Rejection:
@@ -341,11 +357,10 @@ class Poster:
             f"{self.last_hash}\x1e{seq}\x1f{first}\x1f{batch_id or ''}\x1f{posted_at}\x1f"
             f"{digest}\x1e{prepared.content}".encode()
         ).hexdigest()  # == entries.chain_hash(...), inlined on the hot path
-        meta = entry.meta
         self._entry_rows.append((
             seq, entry.id, entry.kind, vd_text.get(entry.value_date) or self._date(
                 entry.value_date), batch_id, prepared.reverses_seq,
-            canonical_meta(meta) if meta else None, digest, posted_at, last_hash,
+            prepared.meta, digest, posted_at, last_hash,
         ))
         self._chunk_new[entry.id] = digest
         self.posted += 1
@@ -359,7 +374,7 @@ class Poster:
 
     def post(self, entry: EntrySpec) -> Result:
         """Judge and, if accepted, post one entry."""
-        content = content_text(entry)
+        content = content_text(entry, self._meta_text(entry.meta) or "")
         digest = entry.digest or digest_text(content)
         dup = self.check_duplicate(entry.id, digest)
         if dup is not None:

@@ -31,7 +31,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, text
 
-from fx.book import RateBook
+from fx.book import BookRates, RateBook
 from fx.booking import conversion_entry, open_fx_accounts
 from fx.conversion import Rounding, convert
 from fx.quotes import NoRate, StaleRate, dealt_rate
@@ -50,6 +50,7 @@ from settlement.settings import Settings, load_settings
 log = structlog.get_logger("wmc.settlement")
 
 CHUNK = 10_000
+_UTC8 = dt.timedelta(hours=8)
 GROSS_KINDS = ("remit", "repatriate")
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
 
@@ -179,7 +180,9 @@ class _Batch:
             for b in banks for c in CURRENCIES
         ])
         self._leg_cache: dict[tuple[str, dt.date], dt.date] = {}
-        self._cutoff_cache: dict[tuple[str, str], dt.date] = {}
+        self._views: dict[tuple[str, str], BookRates] = {}
+        self._rounding: dict[str, Rounding] = {}
+        self._cutoff_cache: dict[tuple[str, dt.date, bool, str], dt.date] = {}
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -334,18 +337,24 @@ class _Batch:
     # -- value dates --------------------------------------------------------------------------
 
     def _leg_date(self, ins: Instruction, market: str) -> dt.date:
-        requested = ins.value_date
-        earliest = requested
-        if ins.submitted_at is not None:
-            key = (market, ins.submitted_at.isoformat())
-            cut = self._cutoff_cache.get(key)
-            if cut is None:
+        """The value date of the leg in ``market``: the requested date, moved past a cut-off
+        (when submitted on or after the value date, at or after its currency's cut-off) and
+        rolled forward over the market's closed days."""
+        requested = earliest = ins.value_date
+        submitted = ins.submitted_at
+        if submitted is not None:
+            if submitted.utcoffset() != _UTC8:
+                submitted = submitted.astimezone(MARKET_TZ)
+            day = submitted.date()
+            if day >= requested:
                 cutoff = self.settings.cutoffs.for_currency(ins.currency)
-                cut = self.calendars[market].value_date_for(ins.submitted_at, cutoff)
-                if len(self._cutoff_cache) < 100_000:
-                    self._cutoff_cache[key] = cut
-            if cut > requested:
-                earliest = cut
+                key = (market, day, submitted.time() >= cutoff, ins.currency)
+                cut = self._cutoff_cache.get(key)
+                if cut is None:
+                    cut = self._cutoff_cache[key] = \
+                        self.calendars[market].value_date_for(submitted, cutoff)
+                if cut > requested:
+                    earliest = cut
         rolled = self._leg_cache.get((market, earliest))
         if rolled is None:
             rolled = self._leg_cache[(market, earliest)] = \
@@ -391,24 +400,22 @@ class _Batch:
                                             f"{debit.code} and {credit.code} are at two")
         market = self.markets[debit.bank_id]
         value_date = self._leg_date(ins, market)
-        fx = self.settings.fx
+        mode = self._rounding.get(ins.book)
+        if mode is None:
+            mode = self._rounding[ins.book] = Rounding(self.settings.fx.rounding_for(ins.book))
         try:
             if ins.rate is not None:
-                rate = dealt_rate(ins.currency, credit.currency, ins.rate)
+                conversion = convert(ins.amount,
+                                     dealt_rate(ins.currency, credit.currency, ins.rate), mode)
             else:
                 at = ins.submitted_at or dt.datetime.combine(
                     ins.value_date, self.settings.cutoffs.for_currency(ins.currency), MARKET_TZ)
-                rate = self.rates.rate_for(
-                    ins.currency, credit.currency, at=at, book=ins.book,
-                    staleness_business_days=fx.staleness_for(ins.book),
-                    next_business_day=self.calendars[market].next_business_day,
-                    peg=(fx.peg_bid, fx.peg_ask),
-                )
+                conversion = self._book_view(ins.book, market).convert(
+                    ins.amount, ins.currency, credit.currency, at, mode)
         except StaleRate as exc:
             return ("stale_rate", str(exc))
         except NoRate as exc:
             return ("no_rate", str(exc))
-        conversion = convert(ins.amount, rate, Rounding(fx.rounding_for(ins.book)))
         spec = conversion_entry(
             ins.instruction_id, debit_account=debit.code, credit_account=credit.code,
             bank_id=debit.bank_id, conversion=conversion, value_date=value_date,
@@ -416,6 +423,17 @@ class _Batch:
         )
         return EntrySpec(spec.id, spec.kind, spec.value_date, spec.transfers, spec.meta,
                          digest=ins.digest)
+
+    def _book_view(self, book: str, market: str) -> BookRates:
+        view = self._views.get((book, market))
+        if view is None:
+            fx = self.settings.fx
+            view = self._views[(book, market)] = self.rates.view(
+                book, staleness_business_days=fx.staleness_for(book),
+                next_business_day=self.calendars[market].next_business_day,
+                peg=(fx.peg_bid, fx.peg_ask),
+            )
+        return view
 
     # -- the end ------------------------------------------------------------------------------
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from hashlib import sha256
+from operator import itemgetter
 from pathlib import Path
 from typing import Final
 
@@ -78,78 +79,71 @@ class _Parser:
     def _bad(self, line: int, field: str, expected: str) -> None:
         self.problems.append(Problem(self.name, line, field, expected))
 
-    def parse(self, line: int, v: dict[str, str]) -> Instruction | None:
-        ok = True
-        for col in REQUIRED:
-            if not v.get(col):
-                self._bad(line, col, "a value (required)")
-                ok = False
-        if not ok:
+    def parse(self, line: int, v: tuple[str, ...]) -> Instruction | None:
+        """Parse one row given as its 13 texts in :data:`COLUMNS` order ("" when absent)."""
+        (iid, kind, debit, credit, amount_text, currency, vd_text, investor, product, rate_text,
+         book, reference, submitted_text) = v
+        if not (iid and kind and debit and credit and amount_text and currency and vd_text):
+            for col, value in zip(REQUIRED, v, strict=False):
+                if not value:
+                    self._bad(line, col, "a value (required)")
             return None
-        kind = v["kind"]
+        ok = True
         if kind not in KINDS:
             self._bad(line, "kind", f"one of {', '.join(KINDS)}, got {kind!r}")
             ok = False
-        currency = v["currency"]
         amount = 0
         if currency not in CURRENCIES:
             self._bad(line, "currency", f"one of {', '.join(CURRENCIES)}, got {currency!r}")
             ok = False
         else:
             try:
-                amount = parse_amount(v["amount"], currency)
+                amount = parse_amount(amount_text, currency)
             except LedgerError as exc:
                 self._bad(line, "amount", str(exc))
                 ok = False
             else:
                 if amount <= 0:
-                    self._bad(line, "amount", f"an amount > 0, got {v['amount']!r}")
+                    self._bad(line, "amount", f"an amount > 0, got {amount_text!r}")
                     ok = False
-        text = v["value_date"]
-        value_date = self._dates.get(text)
+        value_date = self._dates.get(vd_text)
         if value_date is None:
             try:
-                if not _DATE_RE.fullmatch(text):
+                if not _DATE_RE.fullmatch(vd_text):
                     raise ValueError
-                value_date = self._dates[text] = dt.date.fromisoformat(text)
+                value_date = self._dates[vd_text] = dt.date.fromisoformat(vd_text)
             except ValueError:
-                self._bad(line, "value_date", f"a date YYYY-MM-DD, got {text!r}")
+                self._bad(line, "value_date", f"a date YYYY-MM-DD, got {vd_text!r}")
                 ok = False
         rate = None
-        if text := v.get("rate", ""):
-            if _RATE_RE.fullmatch(text) and Decimal(text) > 0:
-                rate = Decimal(text)
+        if rate_text:
+            if _RATE_RE.fullmatch(rate_text) and Decimal(rate_text) > 0:
+                rate = Decimal(rate_text)
             else:
-                self._bad(line, "rate", f"a positive decimal rate like 1.0584, got {text!r}")
+                self._bad(line, "rate", f"a positive decimal rate like 1.0584, got {rate_text!r}")
                 ok = False
         submitted_at = None
-        if text := v.get("submitted_at", ""):
+        if submitted_text:
             try:
-                submitted_at = dt.datetime.fromisoformat(text)
+                submitted_at = dt.datetime.fromisoformat(submitted_text)
                 if submitted_at.tzinfo is None:
                     raise ValueError
             except ValueError:
                 self._bad(line, "submitted_at",
                           f"an ISO 8601 timestamp with offset like 2025-03-03T09:15:00+08:00, "
-                          f"got {text!r}")
+                          f"got {submitted_text!r}")
                 ok = False
-        if not ok:
+        if not ok or value_date is None:
             return None
-        assert value_date is not None  # every failure above set ok = False
-        iid = v["instruction_id"]
-        investor = v.get("investor_id") or None
-        product = v.get("product") or None
-        book = v.get("book") or "default"
-        reference = v.get("reference") or None
-        canonical = "\x1f".join((
-            iid, kind, v["debit_account"], v["credit_account"], str(amount), currency,
-            text_of(value_date), investor or "", product or "", "" if rate is None else str(rate),
-            book, reference or "", v.get("submitted_at", ""),
-        ))
+        canonical = (
+            f"{iid}\x1f{kind}\x1f{debit}\x1f{credit}\x1f{amount}\x1f{currency}\x1f{vd_text}\x1f"
+            f"{investor}\x1f{product}\x1f{'' if rate is None else rate}\x1f{book or 'default'}"
+            f"\x1f{reference}\x1f{submitted_text}"
+        )
         return Instruction(
-            line, iid, kind, v["debit_account"], v["credit_account"], amount, currency,
-            value_date, investor, product, rate, book, reference, submitted_at,
-            hashlib.sha256(canonical.encode()).hexdigest(),
+            line, iid, kind, debit, credit, amount, currency, value_date, investor or None,
+            product or None, rate, book or "default", reference or None, submitted_at,
+            sha256(canonical.encode()).hexdigest(),
         )
 
 
@@ -199,14 +193,19 @@ def _read_csv(path: Path, parser: _Parser) -> Iterator[Instruction]:
         if bad_header:
             return
         width = len(header)
+        # Each row as its 13 texts in COLUMNS order, in one C call: absent columns point at an
+        # empty cell appended to the row.
+        pick = itemgetter(*(header.index(c) if c in header else width for c in COLUMNS))
+        parse = parser.parse
         for row in reader:
             if not row:
                 continue
-            line = reader.line_num
             if len(row) != width:
+                line = reader.line_num
                 parser._bad(line, "row", f"{width} values, got {len(row)}")
                 continue
-            ins = parser.parse(line, dict(zip(header, row, strict=True)))
+            row.append("")
+            ins = parse(reader.line_num, pick(row))
             if ins is not None:
                 yield ins
 
@@ -238,6 +237,6 @@ def _read_jsonl(path: Path, parser: _Parser) -> Iterator[Instruction]:
                     parser._bad(line, key, "a string")
                     ok = False
             if ok:
-                ins = parser.parse(line, values)
+                ins = parser.parse(line, tuple(values.get(c, "") for c in COLUMNS))
                 if ins is not None:
                     yield ins
