@@ -18,6 +18,7 @@ import structlog
 import typer
 from typer.core import TyperGroup
 
+from cli import fx as fx_cli
 from cli import settle
 from cli.common import Format, engine_of, parse_date, settings_of
 from cli.render import emit_json, emit_rows
@@ -52,6 +53,7 @@ audit_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Integrity checks
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
 settle.register(app)
+fx_cli.register(app)
 
 
 class _Stderr:
