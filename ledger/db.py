@@ -50,6 +50,7 @@ def _configure_sqlite(engine: Engine) -> None:
         if not memory:
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA cache_size = -65536")  # 64 MiB of page cache
         cur.close()
 
     @event.listens_for(engine, "begin")

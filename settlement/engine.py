@@ -38,7 +38,7 @@ from fx.quotes import NoRate, StaleRate, dealt_rate
 from ledger.db import is_postgres, transaction
 from ledger.entries import EntrySpec, TransferSpec
 from ledger.errors import BatchRolledBack, InputError, Problem
-from ledger.posting import DUPLICATE, AccountState, Poster, Rejection
+from ledger.posting import DUPLICATE, AccountState, Poster, Prepared, Rejection
 from ledger.refdata import ensure_accounts
 from settlement.calendars import MARKET_TZ, Calendar, build_calendar, read_day_overrides
 from settlement.instructions import Instruction, read_instructions
@@ -286,18 +286,28 @@ class _Batch:
             rejection = self._check_product(ins, debit, credit)
             if rejection is not None:
                 return self._reject(ins, *rejection)
+        prepared: Prepared | None = None
         if kind == "convert":
             spec = self._conversion(ins, debit, credit)
             if isinstance(spec, tuple):
                 return self._reject(ins, *spec)
-            value_date = spec.value_date
-            settle_date = value_date
+            settle_date = spec.value_date
         else:
-            built = self._entry(ins, debit, credit)
-            spec, settle_date = built
-        prepared = poster.prepare(spec, ins.digest)
-        if isinstance(prepared, Rejection):
-            return self._reject(ins, prepared.code, prepared.message)
+            d_market, c_market = self.markets[debit.bank_id], self.markets[credit.bank_id]
+            settle_date = d_date = self._leg_date(ins, d_market)
+            c_date = d_date if c_market == d_market else self._leg_date(ins, c_market)
+            if c_date == d_date:
+                spec = None
+            else:
+                spec = self._split_entry(ins, debit, credit, d_date, c_date)
+                settle_date = max(d_date, c_date)
+        if spec is None:  # one transfer, one value date: the fast path
+            rejection = poster.check_transfer(debit, credit, ins.amount, ins.currency)
+        else:
+            prepared = poster.prepare(spec, ins.digest)
+            rejection = prepared if isinstance(prepared, Rejection) else None
+        if rejection is not None:
+            return self._reject(ins, rejection.code, rejection.message)
         if kind == "remit":
             assert link is not None
             over = self.quota.check_remit(link, ins.amount)
@@ -307,7 +317,11 @@ class _Batch:
         elif kind == "repatriate":
             assert link is not None
             self.quota.repatriate(link, ins.amount)
-        poster.apply(prepared)
+        if prepared is not None:
+            poster.apply(prepared)  # type: ignore[arg-type]
+        else:
+            poster.apply_transfer(iid, kind, debit, credit, ins.amount, ins.currency,
+                                  settle_date, ins.reference or iid, ins.digest)
         self.accepted += 1
         if kind not in GROSS_KINDS and debit.bank_id != credit.bank_id:
             self.netting.add(debit.bank_id, credit.bank_id, ins.currency, ins.amount,
@@ -364,28 +378,16 @@ class _Batch:
             self.moved.append(MovedDate(ins.instruction_id, market, requested, rolled, reason))
         return rolled
 
-    def _entry(self, ins: Instruction, debit: AccountState,
-               credit: AccountState) -> tuple[EntrySpec, dt.date]:
-        d_market = self.markets[debit.bank_id]
-        c_market = self.markets[credit.bank_id]
-        d_date = self._leg_date(ins, d_market)
-        c_date = d_date if c_market == d_market else self._leg_date(ins, c_market)
-        if d_date == c_date:
-            transfers: tuple[TransferSpec, ...] = (TransferSpec(
-                ins.debit_account, ins.credit_account, ins.amount, ins.currency, None,
-                ins.reference or ins.instruction_id),)
-        else:
-            # A market closed on one side moves that side's leg only: the money waits in the
-            # payer bank's transit account between the two value dates.
-            transit = transit_account(debit.bank_id, ins.currency)
-            ref = ins.reference or ins.instruction_id
-            transfers = (
-                TransferSpec(ins.debit_account, transit, ins.amount, ins.currency, d_date, ref),
-                TransferSpec(transit, ins.credit_account, ins.amount, ins.currency, c_date, ref),
-            )
-        settle = max(d_date, c_date)
-        return EntrySpec(ins.instruction_id, ins.kind, d_date, transfers,
-                         digest=ins.digest), settle
+    def _split_entry(self, ins: Instruction, debit: AccountState, credit: AccountState,
+                     d_date: dt.date, c_date: dt.date) -> EntrySpec:
+        """A market closed on one side moves that side's leg only: the money waits in the
+        payer bank's transit account between the two value dates."""
+        transit = transit_account(debit.bank_id, ins.currency)
+        ref = ins.reference or ins.instruction_id
+        return EntrySpec(ins.instruction_id, ins.kind, d_date, (
+            TransferSpec(ins.debit_account, transit, ins.amount, ins.currency, d_date, ref),
+            TransferSpec(transit, ins.credit_account, ins.amount, ins.currency, c_date, ref),
+        ), digest=ins.digest)
 
     def _conversion(self, ins: Instruction, debit: AccountState,
                     credit: AccountState) -> EntrySpec | tuple[str, str]:
