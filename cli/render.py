@@ -41,7 +41,8 @@ def rows_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def emit_table(rows: Sequence[Mapping[str, Any]], *, title: str | None = None) -> None:
-    console = Console(soft_wrap=True)
+    # Not a terminal: no width to fit, so never cut an amount or an account code short.
+    console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 400)
     if not rows:
         console.print(f"{title + ': ' if title else ''}(none)")
         return
