@@ -30,7 +30,7 @@ class Currency:
         return _SCALES[self.minor_units]
 
 
-_SCALES: Final = tuple(10**n for n in range(19))
+_SCALES: Final[tuple[int, ...]] = tuple(10**n for n in range(19))
 
 CURRENCIES: Final[dict[str, Currency]] = {
     c.code: c

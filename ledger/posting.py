@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from hashlib import sha256
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from hashlib import sha256
 from itertools import islice
 from typing import Any, Final
 

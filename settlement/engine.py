@@ -93,7 +93,9 @@ def _chunks(items: Iterable[Instruction], size: int) -> Iterator[list[Instructio
         yield chunk
 
 
-def settle_file(engine: Engine, path: str | Path, options: BatchOptions | None = None) -> BatchReport:
+def settle_file(
+    engine: Engine, path: str | Path, options: BatchOptions | None = None
+) -> BatchReport:
     """Settle the instruction file at ``path`` in one transaction; see the module docstring."""
     options = options or BatchOptions()
     path = Path(path)
@@ -283,10 +285,11 @@ class _Batch:
                                     f"a fee is paid to an income account; {credit.code} is "
                                     f"{credit.type}")
         elif kind in ("subscribe", "redeem"):
-            rejection = self._check_product(ins, debit, credit)
-            if rejection is not None:
-                return self._reject(ins, *rejection)
+            not_eligible = self._check_product(ins, debit, credit)
+            if not_eligible is not None:
+                return self._reject(ins, *not_eligible)
         prepared: Prepared | None = None
+        rejection: Rejection | None
         if kind == "convert":
             spec = self._conversion(ins, debit, credit)
             if isinstance(spec, tuple):
@@ -304,21 +307,23 @@ class _Batch:
         if spec is None:  # one transfer, one value date: the fast path
             rejection = poster.check_transfer(debit, credit, ins.amount, ins.currency)
         else:
-            prepared = poster.prepare(spec, ins.digest)
-            rejection = prepared if isinstance(prepared, Rejection) else None
+            judged = poster.prepare(spec, ins.digest)
+            if isinstance(judged, Rejection):
+                rejection = judged
+            else:
+                rejection, prepared = None, judged
         if rejection is not None:
             return self._reject(ins, rejection.code, rejection.message)
-        if kind == "remit":
-            assert link is not None
-            over = self.quota.check_remit(link, ins.amount)
-            if over is not None:
-                return self._reject(ins, *over)
-            self.quota.remit(link, ins.amount)
-        elif kind == "repatriate":
-            assert link is not None
-            self.quota.repatriate(link, ins.amount)
+        if link is not None:  # remit or repatriate: the quota counts it
+            if kind == "remit":
+                over = self.quota.check_remit(link, ins.amount)
+                if over is not None:
+                    return self._reject(ins, *over)
+                self.quota.remit(link, ins.amount)
+            else:
+                self.quota.repatriate(link, ins.amount)
         if prepared is not None:
-            poster.apply(prepared)  # type: ignore[arg-type]
+            poster.apply(prepared)
         else:
             poster.apply_transfer(iid, kind, debit, credit, ins.amount, ins.currency,
                                   settle_date, ins.reference or iid, ins.digest)

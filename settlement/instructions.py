@@ -36,9 +36,21 @@ class Instruction:
     """One parsed instruction (a plain slotted class: millions are made per batch)."""
 
     __slots__ = (
-        "line", "instruction_id", "kind", "debit_account", "credit_account", "amount",
-        "currency", "value_date", "investor_id", "product", "rate", "book", "reference",
-        "submitted_at", "digest",
+        "amount",
+        "book",
+        "credit_account",
+        "currency",
+        "debit_account",
+        "digest",
+        "instruction_id",
+        "investor_id",
+        "kind",
+        "line",
+        "product",
+        "rate",
+        "reference",
+        "submitted_at",
+        "value_date",
     )
 
     def __init__(

@@ -93,7 +93,8 @@ def load_investors(
         if other != key:
             problems.append(Problem(file, line, "investment_account",
                                     f"an account of one investor and channel only; "
-                                    f"{r['investment_account']} is already {other[0]}/{other[1]}'s"))
+                                    f"{r['investment_account']} is already "
+                                    f"{other[0]}/{other[1]}'s"))
     if problems:
         raise InputError(problems)
     out = [
@@ -119,10 +120,12 @@ def load_products(
         file, line = origin[i] if origin else ("products", i + 1)
         acc = accounts.get(r["account"])
         if acc is None:
-            problems.append(Problem(file, line, "account", f"a known account, got {r['account']!r}"))
+            problems.append(Problem(file, line, "account",
+                                    f"a known account, got {r['account']!r}"))
         elif acc[0] != r["currency"]:
             problems.append(Problem(file, line, "account",
-                                    f"an account in {r['currency']}, {r['account']} holds {acc[0]}"))
+                                    f"an account in {r['currency']}, {r['account']} holds "
+                                    f"{acc[0]}"))
     if problems:
         raise InputError(problems)
     out = [{k: r[k] for k in ("product", "currency", "risk", "direction", "account")}

@@ -139,12 +139,11 @@ class QuotaBook:
     def check_remit(self, link: Link, amount: int) -> Rejection | None:
         lim = self.limits
         row = self._row(link)
-        if self.channels.get(link.investor_id, 1) > 1:
-            if row[2] + amount > lim.per_channel:
-                return ("quota_exceeded_channel",
-                        f"investor {link.investor_id} on {link.channel}: used "
-                        f"{format_amount(row[2], 'CNY')} + {format_amount(amount, 'CNY')} > "
-                        f"{format_amount(lim.per_channel, 'CNY')} CNY per channel")
+        if self.channels.get(link.investor_id, 1) > 1 and row[2] + amount > lim.per_channel:
+            return ("quota_exceeded_channel",
+                    f"investor {link.investor_id} on {link.channel}: used "
+                    f"{format_amount(row[2], 'CNY')} + {format_amount(amount, 'CNY')} > "
+                    f"{format_amount(lim.per_channel, 'CNY')} CNY per channel")
         total = sum(self.usage.get((link.investor_id, ch), [0, 0, 0])[2]
                     for ch in ("bank", "broker"))
         if total + amount > lim.individual:

@@ -71,7 +71,7 @@ def test_atomic_and_bad_files_exit_codes(db: str, tmp_path: Path) -> None:
 
 def test_quota_report(db: str, tmp_path: Path) -> None:
     wmc(db, "settle", "run", str(_day(tmp_path)))
-    code, out, _ = wmc(db, "report", "quota", "--format", "json", "--investor", "S1")
+    _, out, _ = wmc(db, "report", "quota", "--format", "json", "--investor", "S1")
     data = json.loads(out)
     assert data["investors"][0]["used"] == "300000.00"
     assert data["investors"][0]["remaining"] == "2700000.00"

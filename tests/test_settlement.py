@@ -14,7 +14,7 @@ from ledger.reports import balances, trial_balance
 from settlement.engine import AtomicRollback
 from settlement.quota import quota_report
 from settlement.settings import load_settings
-from tests.settlement_builders import build_world, codes, ins, settle, settings_with
+from tests.settlement_builders import build_world, codes, ins, settings_with, settle
 
 
 @pytest.fixture

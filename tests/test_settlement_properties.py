@@ -3,8 +3,6 @@ result does not depend on how the file is chunked."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,7 +11,7 @@ from sqlalchemy import Engine, text
 import settlement.engine as engine_module
 from ledger.db import make_engine
 from ledger.migrate import upgrade
-from tests.settlement_builders import build_world, ins, settle, settings_with
+from tests.settlement_builders import build_world, ins, settings_with, settle
 
 ACCOUNTS = ["A-NOSTRO-HKD", "B-NOSTRO-HKD", "C-NOSTRO-HKD", "A-CUST-HKD", "B-CUST-HKD",
             "C-CUST-HKD"]
