@@ -29,6 +29,7 @@ from ledger.db import is_postgres
 from ledger.entries import (
     DEBIT_NORMAL,
     EntrySpec,
+    TransferSpec,
     canonical_meta,
     content_text,
     digest_text,
@@ -394,7 +395,7 @@ class Poster:
 
     def apply_transfer(self, entry_id: str, kind: str, debit: AccountState,
                        credit: AccountState, amount: int, currency: str, value_date: dt.date,
-                       reference: str | None, digest: str) -> int:
+                       reference: str | None, digest: str, content: str | None = None) -> int:
         """Post an entry of one transfer that passed :meth:`check_transfer`.
 
         Stores exactly what :meth:`apply` stores for the same entry given as an
@@ -405,9 +406,9 @@ class Poster:
         vd = self._date_text.get(value_date) or self._date(value_date)
         debit.debits += amount
         credit.credits += amount
-        ref = reference or ""
-        content = (f"{entry_id}\x1f{kind}\x1f{vd}\x1f\x1f\x1e{debit.code}\x1f{credit.code}\x1f"
-                   f"{amount}\x1f{currency}\x1f{vd}\x1f{ref}")
+        if content is None:  # == content_text() of the same entry as an EntrySpec
+            content = (f"{entry_id}\x1f{kind}\x1f{vd}\x1f\x1f\x1e{debit.code}\x1f"
+                       f"{credit.code}\x1f{amount}\x1f{currency}\x1f{vd}\x1f{reference or ''}")
         batch_id, posted_at = self.batch_id, self.posted_at
         self.last_hash = last_hash = sha256(
             f"{self.last_hash}\x1e{seq}\x1f{tid}\x1f{batch_id or ''}\x1f{posted_at}\x1f"
@@ -429,6 +430,11 @@ class Poster:
 
     def post(self, entry: EntrySpec) -> Result:
         """Judge and, if accepted, post one entry."""
+        transfers = entry.transfers
+        if len(transfers) == 1 and entry.reverses is None and not entry.meta:
+            t = transfers[0]
+            if t.value_date is None or t.value_date == entry.value_date:
+                return self._post_one(entry, t)
         content = content_text(entry, self._meta_text(entry.meta) or "")
         digest = entry.digest or digest_text(content)
         dup = self.check_duplicate(entry.id, digest)
@@ -443,6 +449,31 @@ class Poster:
             self.rejected += 1
             return Result(entry.id, prepared.code, prepared.message)
         return Result(entry.id, OK, "", self.apply(prepared))  # type: ignore[arg-type]
+
+    def _post_one(self, entry: EntrySpec, t: TransferSpec) -> Result:
+        """:meth:`post` for an entry of one transfer on the entry's value date."""
+        content = content_text(entry, "")
+        digest = entry.digest or digest_text(content)
+        dup = self.check_duplicate(entry.id, digest)
+        if dup is not None:
+            if dup.code == DUPLICATE:
+                self.duplicates += 1
+            else:
+                self.rejected += 1
+            return dup
+        debit = self.accounts.get(t.debit) or self.account(t.debit)
+        credit = self.accounts.get(t.credit) or self.account(t.credit)
+        if debit is None or credit is None:
+            self.rejected += 1
+            missing = t.debit if debit is None else t.credit
+            return Result(entry.id, "unknown_account", f"account {missing!r} does not exist")
+        rejection = self.check_transfer(debit, credit, t.amount, t.currency)
+        if rejection is not None:
+            self.rejected += 1
+            return Result(entry.id, rejection.code, rejection.message)
+        seq = self.apply_transfer(entry.id, entry.kind, debit, credit, t.amount, t.currency,
+                                  entry.value_date, t.reference, digest, content)
+        return Result(entry.id, OK, "", seq)
 
     def flush(self) -> None:
         """Write the pending rows (entries first: transfers reference them)."""
