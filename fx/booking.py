@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Any, Final
 
 from moneyed import Money
@@ -158,11 +159,11 @@ def open_fx_accounts(
 # -- entries -------------------------------------------------------------------------------------
 
 
-_META_CACHE: dict[int, tuple[CrossRate, Rounding, dict[str, str]]] = {}
+_META_CACHE: dict[int, tuple[CrossRate, Rounding, Mapping[str, str]]] = {}
 _META_CACHE_SIZE: Final = 1024
 
 
-def rate_meta(rate: CrossRate, mode: Rounding) -> dict[str, str]:
+def rate_meta(rate: CrossRate, mode: Rounding) -> Mapping[str, str]:
     """The meta that records ``rate`` and ``mode`` (see the module docstring). Cached per rate."""
     held = _META_CACHE.get(id(rate))
     if held is not None and held[0] is rate and held[1] is mode:
@@ -188,13 +189,16 @@ def rate_meta(rate: CrossRate, mode: Rounding) -> dict[str, str]:
         meta[f"fx_leg{i}_source"] = q.source
     if len(_META_CACHE) >= _META_CACHE_SIZE:
         _META_CACHE.clear()
-    _META_CACHE[id(rate)] = (rate, mode, meta)
-    return meta
+    frozen = MappingProxyType(meta)  # shared by every conversion at this rate: read-only
+    _META_CACHE[id(rate)] = (rate, mode, frozen)
+    return frozen
 
 
-def _with_extra(meta: dict[str, str], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+def _with_extra(meta: Mapping[str, str], extra: Mapping[str, Any] | None) -> Mapping[str, Any]:
     if not extra:
-        return dict(meta)
+        # The cached meta itself: every conversion at one rate shares it, and the poster
+        # encodes it once.
+        return meta
     clash = meta.keys() & extra.keys()
     if clash:
         raise LedgerError(f"extra meta may not set {', '.join(sorted(clash))}: the rate's own")

@@ -56,7 +56,7 @@ def canonical_meta(meta: Mapping[str, Any] | None) -> str | None:
     """Meta as canonical JSON (sorted keys, no spaces); values must already be str/int/bool."""
     if not meta:
         return None
-    return json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(dict(meta), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def content_text(entry: EntrySpec, meta_text: str | None = None) -> str:
