@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
-from ledger.entries import GENESIS_HASH, chain_hash
+from ledger.entries import GENESIS_HASH, EntrySpec, TransferSpec, chain_hash, content_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ def verify(conn: Connection, *, max_problems: int = 20) -> AuditReport:
         )
     )
     current: tuple[object, ...] | None = None
-    legs: list[str] = []
+    legs: list[TransferSpec] = []
     first_tid = 0
 
     def close_entry() -> None:
@@ -71,10 +71,9 @@ def verify(conn: Connection, *, max_problems: int = 20) -> AuditReport:
         expected_seq = seq + 1
         if not legs:
             problems.append(f"entry {current[1]} (seq {seq}) has no transfers")
-        content = (
-            f"{current[1]}\x1f{current[2]}\x1f{_date(current[3])}\x1f{current[5] or ''}\x1f"
-            f"{current[6] or ''}" + "".join(legs)
-        )
+        stored = EntrySpec(str(current[1]), str(current[2]), _date(current[3]), tuple(legs),
+                           reverses=None if current[5] is None else str(current[5]))
+        content = content_text(stored, "" if current[6] is None else str(current[6]))
         recomputed = chain_hash(
             prev_hash, seq=seq, first_transfer_id=first_tid,
             batch_id=None if current[4] is None else str(current[4]),
@@ -110,8 +109,7 @@ def verify(conn: Connection, *, max_problems: int = 20) -> AuditReport:
             problems.append(f"entry {current[1]}: transfer {r[10]} amount {amount} is not > 0")
         sums[int(r[11])][0] += amount
         sums[int(r[12])][1] += amount
-        legs.append(f"\x1e{debit[0]}\x1f{credit[0]}\x1f{amount}\x1f{cur}\x1f"
-                    f"{_date(r[15])}\x1f{r[16] or ''}")
+        legs.append(TransferSpec(debit[0], credit[0], amount, cur, _date(r[15]), r[16]))
     else:
         if current is not None:
             close_entry()
