@@ -1,4 +1,5 @@
-"""What every ``wmc`` command shares: output formats, the engine, the settings."""
+"""What every ``wmc`` command shares: output formats, the ledger (opened through the public
+API, :class:`wmc_ledger.Ledger`), its engine and settings."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 import typer
 from sqlalchemy import Engine
 
-from ledger.db import make_engine
-from settlement.settings import Settings, load_settings
+from settlement.settings import Settings
+from wmc_ledger import Ledger
 
 
 class Format(StrEnum):
@@ -20,21 +21,22 @@ class Format(StrEnum):
     json = "json"
 
 
-def engine_of(ctx: typer.Context) -> Engine:
+def ledger_of(ctx: typer.Context) -> Ledger:
+    """The command's :class:`~wmc_ledger.Ledger` on ``--db`` with ``--settings`` (opened once)."""
     obj: dict[str, Any] = ctx.find_root().obj
-    if "engine" not in obj:
-        obj["engine"] = make_engine(obj["db"])
-    engine: Engine = obj["engine"]
-    return engine
+    if "ledger" not in obj:
+        path: Path | None = obj.get("settings_path")
+        obj["ledger"] = Ledger.open(obj["db"], settings=path)
+    ledger: Ledger = obj["ledger"]
+    return ledger
+
+
+def engine_of(ctx: typer.Context) -> Engine:
+    return ledger_of(ctx).engine
 
 
 def settings_of(ctx: typer.Context) -> Settings:
-    obj: dict[str, Any] = ctx.find_root().obj
-    if "settings" not in obj:
-        path: Path | None = obj.get("settings_path")
-        obj["settings"] = load_settings(path)
-    settings: Settings = obj["settings"]
-    return settings
+    return ledger_of(ctx).settings
 
 
 def parse_date(value: str | None) -> dt.date | None:

@@ -1,4 +1,4 @@
-"""The ``wmc`` command: a thin layer over the library.
+"""The ``wmc`` command: a thin layer over the library's public API (:class:`wmc_ledger.Ledger`).
 
 Library errors (:class:`ledger.errors.LedgerError`) become a message on stderr and an exit code
 in one place, :class:`_Group.invoke`. structlog is configured here and nowhere else: JSON lines
@@ -20,17 +20,10 @@ from typer.core import TyperGroup
 
 from cli import fx as fx_cli
 from cli import settle
-from cli.common import Format, engine_of, parse_date, settings_of
+from cli.common import Format, ledger_of, parse_date
 from cli.render import emit_json, emit_rows
-from fx.book import load_rates_file
-from ledger import audit, reports
-from ledger.db import DEFAULT_URL, transaction
+from ledger.db import DEFAULT_URL
 from ledger.errors import LedgerError
-from ledger.migrate import upgrade
-from ledger.refdata import load_file
-from settlement.quota import quota_report
-from settlement.reconcile import reconcile_statement, reconciliation_report
-from settlement.refdata import load_file as load_scheme_file
 
 log = structlog.get_logger("wmc")
 
@@ -105,7 +98,7 @@ def _root(
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the schema (Alembic migrations); running it twice is harmless."""
     t0 = time.perf_counter()
-    upgrade(engine_of(ctx))
+    ledger_of(ctx).init()
     log.info("init.completed", db=_safe_url(ctx.obj["db"]),
              seconds=round(time.perf_counter() - t0, 3))
 
@@ -118,14 +111,6 @@ class LoadKind(StrEnum):
     rates = "rates"
 
 
-def _load(conn: Any, kind: LoadKind, file: Path) -> Any:
-    if kind in (LoadKind.banks, LoadKind.accounts):
-        return load_file(conn, kind.value, file)
-    if kind is LoadKind.rates:
-        return load_rates_file(conn, file)
-    return load_scheme_file(conn, kind.value, file)
-
-
 @app.command()
 def load(
     ctx: typer.Context,
@@ -134,7 +119,7 @@ def load(
 ) -> None:
     """Load reference data idempotently; a bad file is refused whole (exit 2)."""
     t0 = time.perf_counter()
-    result = transaction(engine_of(ctx), lambda c: _load(c, kind, file))
+    result = ledger_of(ctx).load(kind.value, file)
     log.info("load.completed", kind=kind.value, file=str(file), rows=result.rows,
              inserted=result.inserted, unchanged=result.unchanged,
              seconds=round(time.perf_counter() - t0, 3))
@@ -151,8 +136,7 @@ def report_balances(
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
     """Balances per account on its normal side."""
-    with engine_of(ctx).connect() as conn:
-        rows = reports.balances(conn, as_of=parse_date(as_of), bank=bank, account=account)
+    rows = ledger_of(ctx).balances(as_of=parse_date(as_of), bank=bank, account=account)
     emit_rows([r.to_dict() for r in rows], fmt.value, title="Balances")
 
 
@@ -163,8 +147,7 @@ def report_trial_balance(
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
     """Debits and credits per currency (always equal) and per account."""
-    with engine_of(ctx).connect() as conn:
-        tb = reports.trial_balance(conn, as_of=parse_date(as_of))
+    tb = ledger_of(ctx).trial_balance(as_of=parse_date(as_of))
     if fmt is Format.json:
         emit_json(tb.to_dict())
     else:
@@ -180,8 +163,7 @@ def report_quota(
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
     """Each investor's net quota usage per channel, and the aggregate per direction (CNY)."""
-    with engine_of(ctx).connect() as conn:
-        data = quota_report(conn, settings_of(ctx), investor=investor)
+    data = ledger_of(ctx).quota(investor=investor).to_dict()
     if fmt is Format.json:
         emit_json(data)
     else:
@@ -198,17 +180,15 @@ def reconcile(
 ) -> None:
     """Match a bank statement against the ledger; exit 1 when there are breaks."""
     t0 = time.perf_counter()
-    with engine_of(ctx).connect() as conn:
-        rec = reconcile_statement(conn, str(statement), account=account,
-                                  settings=settings_of(ctx).reconciliation)
-    data = reconciliation_report(rec)
+    rec = ledger_of(ctx).reconcile(statement, account=account)
+    data = rec.to_dict()
     log.info("reconcile.completed", account=account, statement=str(statement),
              matched=rec.matched, breaks=len(rec.breaks),
              seconds=round(time.perf_counter() - t0, 3))
     if fmt is Format.json:
         emit_json(data)
     else:
-        breaks: list[dict[str, Any]] = list(data["breaks"])  # type: ignore[call-overload]
+        breaks: list[dict[str, Any]] = list(data["breaks"])
         emit_rows(breaks, fmt.value, title=f"Breaks of {account}")
         if fmt is Format.table:
             typer.echo(
@@ -225,8 +205,7 @@ def reconcile(
 def audit_verify(ctx: typer.Context) -> None:
     """Recompute the hash chain and every invariant; exit 3 naming the first break."""
     t0 = time.perf_counter()
-    with engine_of(ctx).connect() as conn:
-        result = audit.verify(conn)
+    result = ledger_of(ctx).audit()
     log.info("audit.verified", entries=result.entries, transfers=result.transfers,
              problems=len(result.problems), seconds=round(time.perf_counter() - t0, 3))
     if not result.ok:
@@ -242,11 +221,13 @@ def demo(
         Path | None,
         typer.Option("--dir", help="Where to keep the demo ledger (default: a new temp dir)."),
     ] = None,
+    instructions: Annotated[int, typer.Option("--instructions", min=100)] = 50_000,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
 ) -> None:
     """Run a day on a fresh embedded ledger and show the reports."""
     from cli.demo import run_demo
 
-    run_demo(directory)
+    run_demo(directory, instructions=instructions, seed=seed)
 
 
 def _safe_url(url: str) -> str:

@@ -1,0 +1,724 @@
+"""The public Python API: one :class:`Ledger` object over everything the ``wmc`` command does.
+
+A :class:`Ledger` wraps one database (any SQLAlchemy URL; ``sqlite://`` is a private in-memory
+ledger) and, optionally, a clock and settings. Every method that writes runs in one database
+transaction of its own and either does all of its work or none of it; every method that reads
+sees one consistent snapshot. Amounts go in and come out as py-moneyed ``Money``.
+
+Guarantees a bank's tests rely on:
+
+- **One engine.** :meth:`Ledger.settle` runs the same engine as ``wmc settle run``: an iterable
+  of instructions is written to a temporary JSON Lines file in the CONTRACT.md format and
+  settled from there, so a rejection's ``line`` is the instruction's position (from 1).
+- **Determinism.** The ledger reads the time only from its clock (``posted_at``, a batch's
+  ``committed_at``, a conversion's default instant, the default value date), and batch ids are
+  sequential (``B00000001``, ...). Inject a :class:`~wmc_ledger.FixedClock` and the same scenario
+  gives byte-identical reports (:meth:`~wmc_ledger.Batch.to_json`) and the same hash chain.
+- **Rejections are values.** Posting, converting and settling return a result code per item
+  (``ok``, ``duplicate``, ``insufficient_funds``, ...); exceptions (:class:`LedgerError` and
+  subclasses) are for bad input (``InputError``: nothing was written), unknown names
+  (``NotFound``), conflicting reference data (``ConflictError``) and an atomic batch rolled back
+  (:class:`AtomicBatchRolledBack`, carrying the batch).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Final
+
+from moneyed import Money
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.pool import StaticPool
+
+from fx.book import load_rates as fx_load_rates
+from fx.book import load_rates_file
+from fx.booking import BookRules, ConversionRequest, post_conversions
+from fx.conversion import Rounding
+from ledger import audit as ledger_audit
+from ledger import reports
+from ledger.db import DEFAULT_URL, make_engine, transaction
+from ledger.entries import EntrySpec, TransferSpec
+from ledger.errors import BatchRolledBack, InputError, NotFound, Problem
+from ledger.files import Schema, parse_bool
+from ledger.migrate import upgrade
+from ledger.money import to_money
+from ledger.posting import post_entries
+from ledger.refdata import ACCOUNT_SCHEMA, BANK_SCHEMA
+from ledger.refdata import LoadResult as LedgerLoad
+from ledger.refdata import close_account as ledger_close_account
+from ledger.refdata import load_accounts as ledger_load_accounts
+from ledger.refdata import load_banks as ledger_load_banks
+from ledger.refdata import load_file as ledger_load_file
+from ledger.schema import Account, Bank
+from settlement.batches import list_batches, load_report
+from settlement.calendars import Calendar, build_calendar, read_day_overrides
+from settlement.engine import AtomicRollback, BatchOptions, settle_file
+from settlement.instructions import COLUMNS as INSTRUCTION_COLUMNS
+from settlement.quota import quota_report
+from settlement.reconcile import AccountReconciliation, reconcile_statement
+from settlement.refdata import INVESTOR_SCHEMA, PRODUCT_SCHEMA
+from settlement.refdata import load_file as scheme_load_file
+from settlement.refdata import load_investors as scheme_load_investors
+from settlement.refdata import load_products as scheme_load_products
+from settlement.report import BatchReport
+from settlement.settings import Settings, load_settings
+from wmc_ledger.clock import GBA_TIME, Clock, aware, system_clock
+from wmc_ledger.values import (
+    AuditResult,
+    Balance,
+    Batch,
+    Break,
+    ConversionResult,
+    CurrencyTotal,
+    Entry,
+    GrossPayment,
+    Instruction,
+    LoadResult,
+    MovedDate,
+    Obligation,
+    Position,
+    PostResult,
+    QuotaReport,
+    Reconciliation,
+    Rejection,
+    Transfer,
+    TrialBalance,
+    minor_units,
+    money_text,
+)
+
+Source = str | os.PathLike[str] | Iterable[Mapping[str, Any]]
+"""Reference data: a ``.csv`` / ``.jsonl`` file's path, or rows (mappings of field -> value)."""
+
+KINDS: Final = ("banks", "accounts", "investors", "products", "rates")
+"""The kinds of reference data :meth:`Ledger.load` takes, in the order they depend on each other."""
+
+_SCHEMAS: Final[Mapping[str, Schema]] = {
+    "banks": BANK_SCHEMA, "accounts": ACCOUNT_SCHEMA, "investors": INVESTOR_SCHEMA,
+    "products": PRODUCT_SCHEMA,
+}
+
+
+class AtomicBatchRolledBack(BatchRolledBack):
+    """An ``atomic`` batch had rejections and was rolled back whole: nothing was written.
+
+    ``batch`` is the report the batch would have had (its ``rejections`` say why).
+    """
+
+    def __init__(self, batch: Batch, message: str) -> None:
+        self.batch = batch
+        super().__init__(message)
+
+
+def _is_path(source: object) -> bool:
+    return isinstance(source, str | os.PathLike)
+
+
+def day_of(value: dt.date | str | None, what: str) -> dt.date | None:
+    """``value`` as a date (``date`` or ``YYYY-MM-DD`` text; ``None`` stays ``None``)."""
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InputError(f"{what}: expected a date (YYYY-MM-DD), got {value!r}")
+
+
+def _in_memory(url: str) -> bool:
+    return url.startswith("sqlite") and url.split("://", 1)[-1] in ("", "/", "/:memory:")
+
+
+class Ledger:
+    """A settlement ledger on one database. Open one with :meth:`open`, then :meth:`init` it.
+
+    >>> from moneyed import Money
+    >>> with Ledger.open("sqlite://").init() as ledger:
+    ...     _ = ledger.load_banks([{"bank_id": "HKB", "name": "Harbour Bank", "market": "HK"}])
+    ...     _ = ledger.load_accounts([
+    ...         {"account": "HKB-NOSTRO-HKD", "bank_id": "HKB", "type": "asset",
+    ...          "currency": "HKD", "allow_overdraft": True},
+    ...         {"account": "HKB-CUST-HKD", "bank_id": "HKB", "type": "liability",
+    ...          "currency": "HKD"}])
+    ...     ledger.transfer("DEP-1", "HKB-NOSTRO-HKD", "HKB-CUST-HKD", Money("500.00", "HKD")).ok
+    ...     ledger.balance("HKB-CUST-HKD")
+    True
+    Money('500.00', 'HKD')
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock | None = None,
+        settings: Settings | str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Wrap an engine made by :func:`ledger.db.make_engine` (prefer :meth:`open`)."""
+        self._engine = engine
+        self._clock: Clock = clock or system_clock
+        self._settings: Settings | None = settings if isinstance(settings, Settings) else None
+        self._settings_path = None if isinstance(settings, Settings) else settings
+        self._calendars: dict[str, Calendar] = {}
+
+    @classmethod
+    def open(
+        cls,
+        url: str = DEFAULT_URL,
+        *,
+        clock: Clock | None = None,
+        settings: Settings | str | os.PathLike[str] | None = None,
+    ) -> Ledger:
+        """A ledger on the database at ``url`` (any SQLAlchemy URL; the CLI's ``--db``).
+
+        ``sqlite://`` is a private in-memory database (one connection, gone on :meth:`close`).
+        ``clock`` is called for the current time (default: the system clock); ``settings`` is a
+        :class:`Settings` value or a settings TOML file (default: the documented defaults),
+        read on first use. Nothing is connected until the first call that needs the database.
+        """
+        if _in_memory(url):
+            engine = make_engine(url, poolclass=StaticPool,
+                                 connect_args={"check_same_thread": False})
+        else:
+            engine = make_engine(url)
+        return cls(engine, clock=clock, settings=settings)
+
+    # -- the ledger itself ----------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for what the API does not cover; not part of its promise)."""
+        return self._engine
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    @property
+    def clock(self) -> Clock:
+        """Where the ledger reads the time."""
+        return self._clock
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force (read from the file given to :meth:`open` on first use)."""
+        if self._settings is None:
+            path = self._settings_path
+            self._settings = load_settings(None if path is None else Path(path))
+        return self._settings
+
+    def init(self) -> Ledger:
+        """Create or upgrade the schema (``wmc init``); harmless on an up-to-date database.
+
+        Returns the ledger, so ``Ledger.open(url).init()`` reads as one step.
+        """
+        upgrade(self._engine)
+        return self
+
+    def close(self) -> None:
+        """Release the database connections (an in-memory ledger is gone afterwards)."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ledger({self.url!r})"
+
+    def _write(self, work: Callable[[Connection], Any]) -> Any:
+        return transaction(self._engine, work)
+
+    def _now(self) -> dt.datetime:
+        return aware(self._clock(), "the ledger clock's time")
+
+    # -- reference data -------------------------------------------------------------------------
+
+    def load(self, kind: str, source: Source) -> LoadResult:
+        """Load reference data of ``kind`` (one of :data:`KINDS`) from a file or rows.
+
+        Like ``wmc load KIND FILE``: idempotent (the same row again is a no-op; the same key
+        with other content is a ``ConflictError`` naming both); a bad file or row is refused
+        whole (``InputError`` listing every problem as ``FILE:LINE: field 'NAME': ...``; rows
+        are named ``KIND:N``, counted from 1) and nothing is written. Rows are mappings with the
+        file's field names; values may be text (parsed as in a file) or typed (``True`` for a
+        flag; ``Decimal`` and aware ``datetime`` for rates; rates may also be ``fx`` quotes).
+        """
+        if kind not in KINDS:
+            raise InputError(f"unknown reference data kind {kind!r} "
+                             f"(expected one of {', '.join(KINDS)})")
+        if _is_path(source):
+            path = Path(source)  # type: ignore[arg-type]
+            if kind in ("banks", "accounts"):
+                result = self._write(lambda c: ledger_load_file(c, kind, path))
+            elif kind == "rates":
+                result = self._write(lambda c: load_rates_file(c, path))
+            else:
+                result = self._write(lambda c: scheme_load_file(c, kind, path))
+        elif kind == "rates":
+            rows: list[Mapping[str, Any]] = list(source)  # type: ignore[arg-type]
+            result = self._write(lambda c: fx_load_rates(c, rows))
+        else:
+            parsed = _parse_rows(kind, source, _SCHEMAS[kind])  # type: ignore[arg-type]
+            loaders: dict[str, Callable[[Connection, list[dict[str, Any]]], LedgerLoad]] = {
+                "banks": ledger_load_banks, "accounts": ledger_load_accounts,
+                "investors": scheme_load_investors, "products": scheme_load_products,
+            }
+            loader = loaders[kind]
+            result = self._write(lambda c: loader(c, parsed))
+        return LoadResult(kind, result.rows, result.inserted, result.unchanged)
+
+    def load_banks(self, source: Source) -> LoadResult:
+        """Banks: ``bank_id``, ``name``, ``market`` (``MO``, ``HK``, ``CN``). See :meth:`load`."""
+        return self.load("banks", source)
+
+    def load_accounts(self, source: Source) -> LoadResult:
+        """Accounts: ``account``, ``bank_id``, ``type``, ``currency``, ``name``,
+        ``allow_overdraft``. See :meth:`load`."""
+        return self.load("accounts", source)
+
+    def load_investors(self, source: Source) -> LoadResult:
+        """Investors' closed-loop pairs: ``investor_id``, ``direction``, ``remittance_account``,
+        ``investment_account``, ``channel``. See :meth:`load`."""
+        return self.load("investors", source)
+
+    def load_products(self, source: Source) -> LoadResult:
+        """Eligible products: ``product``, ``currency``, ``risk``, ``direction``, ``account``.
+        See :meth:`load`."""
+        return self.load("products", source)
+
+    def load_rates(self, source: Source) -> LoadResult:
+        """Quotes: ``base``, ``quote``, ``bid``, ``ask``, ``as_of``, ``source``, ``book``.
+        See :meth:`load`."""
+        return self.load("rates", source)
+
+    def close_account(self, account: str) -> None:
+        """Close ``account``: it keeps its history and balance and takes no new transfers."""
+        self._write(lambda c: ledger_close_account(c, account))
+
+    # -- posting --------------------------------------------------------------------------------
+
+    def post(self, entries: Iterable[Entry]) -> list[PostResult]:
+        """Post entries in one transaction; one :class:`PostResult` per entry, in order.
+
+        Each entry is judged on its own against the balances left by the ones before it: a
+        rejected entry (``insufficient_funds``, ``unknown_account``, ``account_closed``, ...)
+        posts nothing and does not stop the others.
+        """
+        now = self._now()
+        today = now.astimezone(GBA_TIME).date()
+        specs = [_entry_spec(e, today) for e in entries]
+        results = self._write(lambda c: post_entries(c, specs, posted_at=now.isoformat()))
+        return [PostResult(r.entry_id, r.code, r.message) for r in results]
+
+    def transfer(
+        self,
+        entry_id: str,
+        debit: str,
+        credit: str,
+        amount: Money,
+        *,
+        value_date: dt.date | str | None = None,
+        reference: str | None = None,
+        kind: str = "transfer",
+        meta: Mapping[str, str] | None = None,
+    ) -> PostResult:
+        """Post one entry of one transfer: ``amount`` from ``debit`` to ``credit``."""
+        day = day_of(value_date, "value_date")
+        (result,) = self.post([Entry(entry_id, (Transfer(debit, credit, amount, None, reference),),
+                                     value_date=day, kind=kind, meta=meta)])
+        return result
+
+    def convert(
+        self,
+        entry_id: str,
+        debit_account: str,
+        credit_account: str,
+        amount: Money,
+        *,
+        at: dt.datetime | str | None = None,
+        book: str = "default",
+        rate: Decimal | str | None = None,
+        value_date: dt.date | str | None = None,
+        reference: str | None = None,
+    ) -> ConversionResult:
+        """Sell ``amount`` from ``debit_account`` for ``credit_account``'s currency and post it.
+
+        The rate is ``rate`` if given (a dealt rate: credit-currency units per debit-currency
+        unit), else ``book``'s latest quote at or before ``at`` (default: the clock's now),
+        through a pivot where needed and with the MOP/HKD peg of the settings; the book's
+        rounding and staleness limit come from the settings. The spread goes to the debit
+        bank's ``FX_INCOME`` account and the rounding residue to its ``FX_ROUNDING`` account.
+        ``value_date`` defaults to ``at``'s day in UTC+8. Rejections are values
+        (``no_rate``, ``stale_rate``, ``insufficient_funds``, ``currency_mismatch``, ...).
+        """
+        now = self._now()
+        when = aware(at, "at") if at is not None else now
+        dealt = _rate(rate)
+        day = day_of(value_date, "value_date")
+        fx = self.settings.fx
+        rules = {book: BookRules(Rounding(fx.rounding_for(book)), fx.staleness_for(book))}
+        sold = amount
+
+        def work(conn: Connection) -> Any:
+            acc = conn.execute(
+                select(Account.currency, Bank.market)
+                .join(Bank, Bank.bank_id == Account.bank_id)
+                .where(Account.code == debit_account)
+            ).first()
+            minor = minor_units(sold, None if acc is None else acc.currency)
+            request = ConversionRequest(
+                entry_id, debit_account, credit_account, minor, when, book=book,
+                value_date=day, reference=reference, rate=dealt,
+            )
+            (outcome,) = post_conversions(
+                conn, [request], posted_at=now.isoformat(), rules=rules,
+                next_business_day=(self._calendar(acc.market).next_business_day
+                                   if acc is not None else None),
+                peg=(fx.peg_bid, fx.peg_ask),
+            )
+            return outcome
+
+        outcome = self._write(work)
+        r, conv = outcome.result, outcome.conversion
+        if conv is None:
+            return ConversionResult(r.entry_id, r.code, r.message, amount)
+        return ConversionResult(
+            r.entry_id, r.code, r.message, amount,
+            bought=to_money(conv.buy_amount, conv.buy),
+            spread=to_money(conv.spread, conv.buy),
+            rounding=to_money(conv.rounding, conv.buy),
+            rate=Decimal(conv.rate.display(20)),
+        )
+
+    def _calendar(self, market: str) -> Calendar:
+        cal = self._calendars.get(market)
+        if cal is None:
+            path = self.settings.calendar.overrides
+            overrides = read_day_overrides(path) if path else ()
+            cal = self._calendars[market] = build_calendar(market, overrides)
+        return cal
+
+    # -- settlement -----------------------------------------------------------------------------
+
+    def settle(
+        self,
+        instructions: str | os.PathLike[str] | Iterable[Instruction | Mapping[str, Any]],
+        *,
+        atomic: bool = False,
+        name: str = "instructions",
+        progress: Callable[[int], None] | None = None,
+    ) -> Batch:
+        """Settle a batch, as ``wmc settle run``: judge, convert, post and net it in one
+        transaction, and return its report.
+
+        ``instructions`` is an instructions file (``.csv`` / ``.jsonl``) or an iterable of
+        :class:`Instruction` values or mappings with the file's field names (values may be
+        text, ``Money`` for ``amount`` (its currency is the instruction's), ``date``,
+        aware ``datetime``, ``Decimal``). A missing ``value_date`` is the clock's day. An
+        iterable's problems are named ``NAME:N`` (``name``, the instruction's position).
+
+        Each instruction is accepted or rejected on its own (``Batch.rejections``);
+        ``instruction_id`` is idempotent across batches. With ``atomic``, any rejection rolls
+        the whole batch back and raises :class:`AtomicBatchRolledBack` carrying the report.
+        A file with a value that does not parse raises ``InputError``; nothing is written.
+        """
+        settings = self.settings  # read (and check) before anything is written
+        if _is_path(instructions):
+            path = Path(instructions)  # type: ignore[arg-type]
+            return self._settle_file(path, settings, atomic, progress)
+        now = self._now()
+        rows = _instruction_rows(name, instructions,  # type: ignore[arg-type]
+                                 now.astimezone(GBA_TIME).date())
+        with tempfile.TemporaryDirectory(prefix="wmc-batch-") as tmp:
+            path = Path(tmp) / f"{Path(name).name or 'instructions'}.jsonl"
+            with path.open("w", encoding="utf-8", newline="\n") as fh:
+                for row in rows:
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            try:
+                return self._settle_file(path, settings, atomic, progress)
+            except InputError as exc:
+                raise _renamed(exc, str(path), name) from None
+
+    def _settle_file(self, path: Path, settings: Settings, atomic: bool,
+                     progress: Callable[[int], None] | None) -> Batch:
+        options = BatchOptions(atomic=atomic, settings=settings, clock=self._clock,
+                               progress=progress)
+        try:
+            report = settle_file(self._engine, path, options)
+        except AtomicRollback as exc:
+            raise AtomicBatchRolledBack(_batch_of(exc.report), str(exc)) from None
+        return _batch_of(report)
+
+    def batch(self, batch_id: str) -> Batch:
+        """A stored batch's report (as ``wmc settle show``); ``NotFound`` if there is none."""
+        with self._engine.connect() as conn:
+            return _batch_of(load_report(conn, batch_id))
+
+    def batches(self) -> list[str]:
+        """The ids of the stored batches, oldest first."""
+        with self._engine.connect() as conn:
+            return [str(r["batch_id"]) for r in list_batches(conn)]
+
+    # -- reports --------------------------------------------------------------------------------
+
+    def balance(self, account: str, *, as_of: dt.date | str | None = None) -> Money:
+        """``account``'s balance on its normal side (as of a value date if given)."""
+        rows = self.balances(account=account, as_of=as_of)
+        if not rows:
+            raise NotFound(f"account {account!r} does not exist")
+        return rows[0].balance
+
+    def balances(
+        self,
+        *,
+        as_of: dt.date | str | None = None,
+        bank: str | None = None,
+        account: str | None = None,
+    ) -> list[Balance]:
+        """Every account's totals (of one bank, or one account), ordered by account code.
+
+        ``as_of`` counts the transfers whose value date is on or before that day.
+        """
+        day = day_of(as_of, "as_of")
+        with self._engine.connect() as conn:
+            rows = reports.balances(conn, as_of=day, bank=bank, account=account)
+        return [_balance_of(r) for r in rows]
+
+    def trial_balance(self, *, as_of: dt.date | str | None = None) -> TrialBalance:
+        """Debits and credits per currency (always equal) and per account."""
+        day = day_of(as_of, "as_of")
+        with self._engine.connect() as conn:
+            tb = reports.trial_balance(conn, as_of=day)
+        return TrialBalance(
+            tuple(CurrencyTotal(c.currency, to_money(c.debits, c.currency),
+                                to_money(c.credits, c.currency)) for c in tb.currencies),
+            tuple(_balance_of(r) for r in tb.accounts),
+        )
+
+    def quota(self, *, investor: str | None = None) -> QuotaReport:
+        """Net quota usage per investor and channel, and the aggregate per direction (CNY)."""
+        settings = self.settings
+        with self._engine.connect() as conn:
+            data = quota_report(conn, settings, investor=investor)
+        return QuotaReport.from_dict(data)
+
+    def reconcile(
+        self,
+        statement: str | os.PathLike[str] | bytes,
+        *,
+        account: str,
+        name: str | None = None,
+    ) -> Reconciliation:
+        """Match a camt.053 or MT940 statement (a path, or the file's bytes) against ledger
+        account ``account``, as ``wmc reconcile``. ``name`` names bytes in messages."""
+        source: str | bytes = statement if isinstance(statement, bytes) else os.fspath(statement)
+        settings = self.settings.reconciliation
+        with self._engine.connect() as conn, conn.begin():
+            rec = reconcile_statement(conn, source, account=account, settings=settings,
+                                      name=name)
+        return _reconciliation_of(rec)
+
+    def audit(self) -> AuditResult:
+        """Recompute the hash chain and every invariant (``wmc audit verify``)."""
+        with self._engine.connect() as conn, conn.begin():
+            result = ledger_audit.verify(conn)
+        return AuditResult(result.entries, result.transfers, tuple(result.problems))
+
+
+# -- conversions at the boundary -----------------------------------------------------------------
+
+
+def _parse_rows(kind: str, rows: Iterable[Mapping[str, Any]],
+                schema: Schema) -> list[dict[str, Any]]:
+    """Rows of Python values through the file's field parsers: the same checks, named KIND:N."""
+    problems: list[Problem] = []
+    out: list[dict[str, Any]] = []
+    known = schema.names
+    for i, row in enumerate(rows, start=1):
+        if not isinstance(row, Mapping):
+            problems.append(Problem(kind, i, "row", "a mapping of field name to value"))
+            continue
+        ok = True
+        for key in row:
+            if key not in known:
+                problems.append(Problem(kind, i, str(key), "no such field (unknown field)"))
+                ok = False
+        parsed: dict[str, Any] = {}
+        for f in schema.fields:
+            value = row.get(f.name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                if f.required:
+                    problems.append(Problem(kind, i, f.name, "a value (required)"))
+                    ok = False
+                parsed[f.name] = f.default
+                continue
+            if isinstance(value, bool) and f.parse is parse_bool:
+                parsed[f.name] = value
+                continue
+            if not isinstance(value, str):
+                problems.append(Problem(kind, i, f.name,
+                                        f"text, got {type(value).__name__} {value!r}"))
+                ok = False
+                continue
+            try:
+                parsed[f.name] = f.parse(value.strip())
+            except ValueError as exc:
+                problems.append(Problem(kind, i, f.name, str(exc)))
+                ok = False
+        if ok:
+            out.append(parsed)
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def _entry_spec(entry: Entry, today: dt.date) -> EntrySpec:
+    if not isinstance(entry, Entry):
+        raise InputError(f"expected a wmc_ledger.Entry, got {type(entry).__name__}")
+    transfers = []
+    for t in entry.transfers:
+        minor = minor_units(t.amount)
+        code = t.amount.currency.code
+        transfers.append(TransferSpec(t.debit, t.credit, minor, code, t.value_date, t.reference))
+    return EntrySpec(entry.id, entry.kind, entry.value_date or today, tuple(transfers),
+                     meta=dict(entry.meta) if entry.meta else None, reverses=entry.reverses)
+
+
+def _rate(rate: Decimal | str | None) -> Decimal | None:
+    if rate is None or isinstance(rate, Decimal):
+        return rate
+    try:
+        return Decimal(rate)
+    except (InvalidOperation, TypeError):
+        raise InputError(f"rate: expected a decimal rate like 1.0584, got {rate!r}") from None
+
+
+def _field_text(value: Any) -> str:
+    """An instruction field's value as file text; raises ValueError saying what was expected."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime):
+        return aware(value, "submitted_at").isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        raise ValueError("text or Decimal, never a float (floats are not exact)")
+    raise ValueError(f"text, got {type(value).__name__} {value!r}")
+
+
+def _instruction_rows(
+    name: str, items: Iterable[Instruction | Mapping[str, Any]], today: dt.date
+) -> list[dict[str, str]]:
+    problems: list[Problem] = []
+    rows: list[dict[str, str]] = []
+    for i, item in enumerate(items, start=1):
+        if isinstance(item, Instruction):
+            raw: dict[str, Any] = dict(item.to_row(today))
+        elif isinstance(item, Mapping):
+            raw = {str(k): v for k, v in item.items() if v is not None}
+            raw.setdefault("value_date", today)
+        else:
+            problems.append(Problem(name, i, "instruction",
+                                    "a wmc_ledger.Instruction or a mapping of field -> value"))
+            continue
+        amount = raw.get("amount")
+        if isinstance(amount, Money):
+            code = amount.currency.code
+            if raw.get("currency", code) != code:
+                problems.append(Problem(name, i, "currency",
+                                        f"the amount's currency {code}, got {raw['currency']!r}"))
+                continue
+            try:
+                raw["amount"] = money_text(amount)
+            except ValueError as exc:
+                problems.append(Problem(name, i, "amount", str(exc)))
+                continue
+            raw["currency"] = code
+        elif isinstance(amount, int) and not isinstance(amount, bool):
+            problems.append(Problem(name, i, "amount",
+                                    "Money or decimal text in major units, got an int"))
+            continue
+        row: dict[str, str] = {}
+        ordered = [c for c in INSTRUCTION_COLUMNS if c in raw] + [
+            c for c in raw if c not in INSTRUCTION_COLUMNS]
+        for key in ordered:
+            try:
+                row[key] = _field_text(raw[key])
+            except ValueError as exc:
+                problems.append(Problem(name, i, key, str(exc)))
+        rows.append(row)
+    if problems:
+        raise InputError(problems)
+    return rows
+
+
+def _renamed(exc: InputError, path: str, name: str) -> InputError:
+    if exc.problems:
+        return InputError([
+            Problem(name if p.file == path else p.file, p.line, p.field, p.expected)
+            for p in exc.problems
+        ])
+    return InputError(str(exc).replace(path, name))
+
+
+def _balance_of(r: reports.BalanceRow) -> Balance:
+    c = r.currency
+    return Balance(r.account, r.bank_id, c, r.type, to_money(r.debits, c),
+                   to_money(r.credits, c), to_money(r.balance, c))
+
+
+def _batch_of(report: BatchReport) -> Batch:
+    return Batch(
+        batch_id=report.batch_id,
+        file_sha256=report.file_sha256,
+        instructions=report.instructions,
+        accepted=report.accepted,
+        rejected=report.rejected,
+        duplicates=report.duplicates,
+        rejections=tuple(Rejection(r.instruction_id, r.line, r.code, r.message)
+                         for r in report.rejections),
+        positions=tuple(Position(p.bank_id, to_money(p.net, p.currency))
+                        for p in report.positions),
+        obligations=tuple(Obligation(o.payer, o.payee, to_money(o.amount, o.currency),
+                                     o.value_date) for o in report.obligations),
+        gross_payments=tuple(GrossPayment(g.instruction_id, g.payer, g.payee,
+                                          to_money(g.amount, g.currency), g.value_date)
+                             for g in report.gross_payments),
+        moved_dates=tuple(MovedDate(m.instruction_id, m.market, m.requested, m.value_date,
+                                    m.reason) for m in report.moved_dates),
+    )
+
+
+def _reconciliation_of(rec: AccountReconciliation) -> Reconciliation:
+    c = rec.currency
+    return Reconciliation(
+        account=rec.account,
+        currency=c,
+        matched=rec.matched,
+        breaks=tuple(
+            Break(b.type, to_money(b.amount, b.currency), b.statement_ref, b.ledger_ref,
+                  b.value_date, b.end_to_end_id, b.ledger_entry_id, b.detail)
+            for b in rec.breaks
+        ),
+        ledger_opening=to_money(rec.ledger_opening, c),
+        statement_opening=to_money(rec.statement_opening, c),
+        ledger_closing=to_money(rec.ledger_closing, c),
+        statement_closing=to_money(rec.statement_closing, c),
+        statement_account=rec.statement_account,
+        period_start=rec.period_start,
+        period_end=rec.period_end,
+    )
