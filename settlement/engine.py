@@ -22,8 +22,8 @@ import datetime as dt
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,6 @@ from settlement.settings import Settings, load_settings
 log = structlog.get_logger("wmc.settlement")
 
 CHUNK = 10_000
-_UTC8 = dt.timedelta(hours=8)
 GROSS_KINDS = ("remit", "repatriate")
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
 
@@ -104,8 +103,18 @@ def settle_file(
     sha = file_sha256(path)
     settings = options.settings or load_settings(None)
     t0 = time.perf_counter()
-    report = transaction(engine, lambda conn: _Batch(conn, path, sha, settings, options).run())
+    batch: list[_Batch] = []
+
+    def work(conn: Connection) -> BatchReport:
+        batch[:] = [_Batch(conn, path, sha, settings, options)]
+        return batch[0].run()
+
+    report = transaction(engine, work)
     seconds = time.perf_counter() - t0
+    # Every remittance stays in the ledger; the report reads them back only when asked, so a
+    # batch of a million instructions does not hold a quarter of a million payments in memory.
+    report = replace(report, gross_payments=StoredGrossPayments(
+        engine, batch[0].poster.first_seq, batch[0].poster.seq))
     log.info(
         "settlement.batch_committed", batch_id=report.batch_id, file=str(path),
         instructions=report.instructions, accepted=report.accepted, rejected=report.rejected,
@@ -185,6 +194,7 @@ class _Batch:
         self._views: dict[tuple[str, str], BookRates] = {}
         self._rounding: dict[str, Rounding] = {}
         self._cutoff_cache: dict[tuple[str, dt.date, bool, str], dt.date] = {}
+        self._cut_at: dict[tuple[dt.date, str], dt.datetime] = {}
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -214,7 +224,9 @@ class _Batch:
         self._write_quota()
         report = self._report(time.perf_counter() - t0)
         if self.options.atomic and self.rejections:
-            raise AtomicRollback(report)
+            # Rolled back: the report must carry its gross payments before they are gone.
+            raise AtomicRollback(replace(report, gross_payments=tuple(
+                gross_payments(self.conn, self.poster.first_seq, self.poster.seq))))
         self._store(report)
         return report
 
@@ -362,16 +374,19 @@ class _Batch:
         requested = earliest = ins.value_date
         submitted = ins.submitted_at
         if submitted is not None:
-            if submitted.utcoffset() != _UTC8:
-                submitted = submitted.astimezone(MARKET_TZ)
-            day = submitted.date()
-            if day >= requested:
+            # Most instructions come in before their value date's cut-off: one comparison.
+            cut_at = self._cut_at.get((requested, ins.currency))
+            if cut_at is None:
+                cut_at = self._cut_at[(requested, ins.currency)] = dt.datetime.combine(
+                    requested, self.settings.cutoffs.for_currency(ins.currency), MARKET_TZ)
+            if submitted >= cut_at:
+                local = submitted.astimezone(MARKET_TZ)
                 cutoff = self.settings.cutoffs.for_currency(ins.currency)
-                key = (market, day, submitted.time() >= cutoff, ins.currency)
+                key = (market, local.date(), local.time() >= cutoff, ins.currency)
                 cut = self._cutoff_cache.get(key)
                 if cut is None:
                     cut = self._cutoff_cache[key] = \
-                        self.calendars[market].value_date_for(submitted, cutoff)
+                        self.calendars[market].value_date_for(local, cutoff)
                 if cut > requested:
                     earliest = cut
         rolled = self._leg_cache.get((market, earliest))
@@ -471,8 +486,7 @@ class _Batch:
             duplicates=self.duplicates, rejections=tuple(self.rejections),
             positions=tuple(self.netting.positions()),
             obligations=tuple(self.netting.obligations()),
-            gross_payments=tuple(gross_payments(self.conn, self.poster.first_seq,
-                                                self.poster.seq)),
+            gross_payments=(),  # read back after the commit, when asked for: see settle_file
             moved_dates=tuple(self.moved), seconds=seconds,
         )
 
@@ -515,6 +529,38 @@ class _Batch:
                 [(report.batch_id, o.payer, o.payee, o.currency, o.value_date.isoformat(),
                   o.amount) for o in report.obligations],
             )
+
+
+class StoredGrossPayments(Sequence[GrossPayment]):
+    """A committed batch's gross payments, read from the ledger on first use."""
+
+    def __init__(self, engine: Engine, first_seq: int, last_seq: int) -> None:
+        self._engine, self._range = engine, (first_seq, last_seq)
+        self._rows: tuple[GrossPayment, ...] | None = None
+
+    def _load(self) -> tuple[GrossPayment, ...]:
+        if self._rows is None:
+            with self._engine.connect() as conn:
+                self._rows = tuple(gross_payments(conn, *self._range))
+        return self._rows
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._load()[index]
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __iter__(self) -> Iterator[GrossPayment]:
+        return iter(self._load())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(self._load())
+
+    def __repr__(self) -> str:
+        return f"StoredGrossPayments(seq {self._range[0]}..{self._range[1]})"
 
 
 def gross_payments(conn: Connection, first_seq: int, last_seq: int) -> Iterator[GrossPayment]:

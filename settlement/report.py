@@ -7,6 +7,7 @@ amount a string carrying exactly its currency's minor digits, in a deterministic
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +68,7 @@ class BatchReport:
     rejections: tuple[RejectionRow, ...]
     positions: tuple[Position, ...]
     obligations: tuple[Obligation, ...]
-    gross_payments: tuple[GrossPayment, ...]
+    gross_payments: Sequence[GrossPayment]
     moved_dates: tuple[MovedDate, ...] = field(default=())
     seconds: float = 0.0
     committed: bool = True
