@@ -437,12 +437,8 @@ class Poster:
                 return self._post_one(entry, t)
         content = content_text(entry, self._meta_text(entry.meta) or "")
         digest = entry.digest or digest_text(content)
-        dup = self.check_duplicate(entry.id, digest)
+        dup = self._counted(self.check_duplicate(entry.id, digest))
         if dup is not None:
-            if dup.code == DUPLICATE:
-                self.duplicates += 1
-            else:
-                self.rejected += 1
             return dup
         prepared = self.prepare(entry, digest, content)
         if type(prepared) is Rejection:
@@ -450,16 +446,20 @@ class Poster:
             return Result(entry.id, prepared.code, prepared.message)
         return Result(entry.id, OK, "", self.apply(prepared))  # type: ignore[arg-type]
 
-    def _post_one(self, entry: EntrySpec, t: TransferSpec) -> Result:
-        """:meth:`post` for an entry of one transfer on the entry's value date."""
-        content = content_text(entry, "")
-        digest = entry.digest or digest_text(content)
-        dup = self.check_duplicate(entry.id, digest)
+    def _counted(self, dup: Result | None) -> Result | None:
         if dup is not None:
             if dup.code == DUPLICATE:
                 self.duplicates += 1
             else:
                 self.rejected += 1
+        return dup
+
+    def _post_one(self, entry: EntrySpec, t: TransferSpec) -> Result:
+        """:meth:`post` for an entry of one transfer on the entry's value date."""
+        content = content_text(entry, "")
+        digest = entry.digest or digest_text(content)
+        dup = self._counted(self.check_duplicate(entry.id, digest))
+        if dup is not None:
             return dup
         debit = self.accounts.get(t.debit) or self.account(t.debit)
         credit = self.accounts.get(t.credit) or self.account(t.credit)

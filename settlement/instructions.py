@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from ledger.errors import InputError, LedgerError, Problem
+from ledger.files import iter_raw
 from ledger.money import CURRENCIES, parse_amount
 
 KINDS: Final = ("transfer", "remit", "repatriate", "convert", "subscribe", "redeem", "fee")
@@ -223,32 +223,14 @@ def _read_csv(path: Path, parser: _Parser) -> Iterator[Instruction]:
 
 
 def _read_jsonl(path: Path, parser: _Parser) -> Iterator[Instruction]:
-    with path.open(encoding="utf-8") as fh:
-        for line, text in enumerate(fh, start=1):
-            if not text.strip():
-                continue
-            try:
-                obj = json.loads(text, parse_float=str, parse_int=str)
-            except json.JSONDecodeError as exc:
-                parser._bad(line, "json", f"a JSON object ({exc.msg})")
-                continue
-            if not isinstance(obj, dict):
-                parser._bad(line, "json", "a JSON object")
-                continue
-            values: dict[str, str] = {}
-            ok = True
-            for key, value in obj.items():
-                if key not in COLUMNS:
-                    parser._bad(line, key, "no such field (unknown field)")
-                    ok = False
-                elif value is None:
-                    values[key] = ""
-                elif isinstance(value, str):
-                    values[key] = value.strip()
-                else:
-                    parser._bad(line, key, "a string")
-                    ok = False
-            if ok:
-                ins = parser.parse(line, tuple(values.get(c, "") for c in COLUMNS))
-                if ins is not None:
-                    yield ins
+    for line, raw in iter_raw(path):
+        if isinstance(raw, Problem):
+            parser.problems.append(raw)
+            continue
+        unknown = [key for key in raw if key not in COLUMNS]
+        for key in unknown:
+            parser._bad(line, key, "no such field (unknown field)")
+        if not unknown:
+            ins = parser.parse(line, tuple(raw.get(c, "").strip() for c in COLUMNS))
+            if ins is not None:
+                yield ins
