@@ -136,7 +136,10 @@ def report_balances(
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
     """Balances per account on its normal side."""
+    t0 = time.perf_counter()
     rows = ledger_of(ctx).balances(as_of=parse_date(as_of), bank=bank, account=account)
+    log.info("report.balances", accounts=len(rows), as_of=as_of,
+             seconds=round(time.perf_counter() - t0, 3))
     emit_rows([r.to_dict() for r in rows], fmt.value, title="Balances")
 
 
@@ -147,7 +150,10 @@ def report_trial_balance(
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
     """Debits and credits per currency (always equal) and per account."""
+    t0 = time.perf_counter()
     tb = ledger_of(ctx).trial_balance(as_of=parse_date(as_of))
+    log.info("report.trial_balance", currencies=len(tb.currencies), accounts=len(tb.accounts),
+             as_of=as_of, seconds=round(time.perf_counter() - t0, 3))
     if fmt is Format.json:
         emit_json(tb.to_dict())
     else:
@@ -163,7 +169,10 @@ def report_quota(
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
     """Each investor's net quota usage per channel, and the aggregate per direction (CNY)."""
+    t0 = time.perf_counter()
     data = ledger_of(ctx).quota(investor=investor).to_dict()
+    log.info("report.quota", investors=len(data["investors"]),
+             seconds=round(time.perf_counter() - t0, 3))
     if fmt is Format.json:
         emit_json(data)
     else:

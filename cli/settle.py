@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -16,6 +18,8 @@ from ledger.errors import BatchRolledBack
 from settlement.batches import load_report
 from settlement.engine import AtomicRollback, BatchOptions, settle_file
 from settlement.report import BatchReport
+
+log = structlog.get_logger("wmc")
 
 
 def _count_lines(path: Path) -> int:
@@ -110,9 +114,12 @@ def register(app: typer.Typer) -> None:
         = None,
     ) -> None:
         """Print a stored batch's report again (and optionally write it as an HTML page)."""
+        t0 = time.perf_counter()
         with engine_of(ctx).connect() as conn:
             report = load_report(conn, batch_id)
         print_report(report, fmt.value)
+        log.info("settle.shown", batch_id=batch_id, instructions=report.instructions,
+                 seconds=round(time.perf_counter() - t0, 3))
         if html is not None:
             from settlement.html_report import render_batch_html
 
