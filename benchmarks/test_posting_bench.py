@@ -62,7 +62,7 @@ def test_post_entries(benchmark: Any, ledger: Engine) -> None:
                                                    batch_id="BENCH"))
 
     benchmark.extra_info["rows_per_round"] = 2 * BATCH
-    benchmark.pedantic(run, setup=lambda: ((_entries(),), {}), rounds=8, warmup_rounds=1)
+    benchmark.pedantic(run, setup=lambda: ((_entries(),), {}), rounds=12, warmup_rounds=1)
 
 
 def test_raw_insert(benchmark: Any, ledger: Engine) -> None:
@@ -90,4 +90,4 @@ def test_raw_insert(benchmark: Any, ledger: Engine) -> None:
         transaction(ledger, work)
 
     benchmark.extra_info["rows_per_round"] = 2 * BATCH
-    benchmark.pedantic(run, setup=rows, rounds=8, warmup_rounds=1)
+    benchmark.pedantic(run, setup=rows, rounds=12, warmup_rounds=1)

@@ -152,3 +152,21 @@ def test_any_accepted_sequence_keeps_the_invariants(ledger: Engine,
             if b.account.startswith(("A-CUST", "B-CUST", "C-CUST")):
                 assert b.balance >= 0
         assert verify(c).ok
+
+
+def test_fast_path_encodes_like_content_text(ledger: Engine) -> None:
+    """The one-transfer fast path and the general path store the same content and hashes."""
+    from ledger.entries import content_text
+
+    one = entry("fast", "A-NOSTRO-HKD", "A-CUST-HKD", 123)
+    two_legs = EntrySpec("slow", "transfer", DAY, (
+        TransferSpec("A-NOSTRO-HKD", "A-CUST-HKD", 100, "HKD", None, "ref-1"),
+        TransferSpec("A-NOSTRO-HKD", "A-CUST-HKD", 23, "HKD", None, "ref-1"),
+    ))
+    assert [r.code for r in post(ledger, [one, two_legs])] == ["ok", "ok"]
+    with ledger.connect() as c:
+        digest = c.execute(text("SELECT digest FROM entries WHERE id = 'fast'")).scalar_one()
+        assert verify(c).ok
+    import hashlib
+
+    assert digest == hashlib.sha256(content_text(one).encode()).hexdigest()
