@@ -34,6 +34,7 @@ from ledger.entries import (
     content_text,
     digest_text,
 )
+from ledger.errors import LedgerError
 from ledger.money import format_amount
 from ledger.schema import Account
 
@@ -537,7 +538,8 @@ def write_rows(
     cols = ", ".join(columns)
     if is_postgres(conn):
         raw = conn.connection.driver_connection
-        assert raw is not None  # a live connection inside a transaction
+        if raw is None:  # pragma: no cover - a connection inside a transaction is live
+            raise LedgerError("COPY needs a live database connection")
         with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
