@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from hashlib import sha256
 from operator import itemgetter
@@ -91,7 +91,7 @@ class _Parser:
     def _bad(self, line: int, field: str, expected: str) -> None:
         self.problems.append(Problem(self.name, line, field, expected))
 
-    def parse(self, line: int, v: tuple[str, ...]) -> Instruction | None:
+    def parse(self, line: int, v: Sequence[str]) -> Instruction | None:
         """Parse one row given as its 13 texts in :data:`COLUMNS` order ("" when absent)."""
         (iid, kind, debit, credit, amount_text, currency, vd_text, investor, product, rate_text,
          book, reference, submitted_text) = v
@@ -208,6 +208,7 @@ def _read_csv(path: Path, parser: _Parser) -> Iterator[Instruction]:
         # Each row as its 13 texts in COLUMNS order, in one C call: absent columns point at an
         # empty cell appended to the row.
         pick = itemgetter(*(header.index(c) if c in header else width for c in COLUMNS))
+        in_order = tuple(header) == COLUMNS  # the usual file: rows are already in order
         parse = parser.parse
         for row in reader:
             if not row:
@@ -216,8 +217,10 @@ def _read_csv(path: Path, parser: _Parser) -> Iterator[Instruction]:
                 line = reader.line_num
                 parser._bad(line, "row", f"{width} values, got {len(row)}")
                 continue
-            row.append("")
-            ins = parse(reader.line_num, pick(row))
+            if not in_order:
+                row.append("")
+                row = pick(row)
+            ins = parse(reader.line_num, row)
             if ins is not None:
                 yield ins
 
