@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 from ledger.errors import NotFound
 from settlement.engine import gross_payments
 from settlement.netting import Obligation, Position
-from settlement.report import BatchReport, RejectionRow
+from settlement.report import BatchReport, MovedDate, RejectionRow
 
 
 def load_report(conn: Connection, batch_id: str) -> BatchReport:
@@ -39,11 +39,18 @@ def load_report(conn: Connection, batch_id: str) -> BatchReport:
             "SELECT payer, payee, currency, amount, value_date FROM batch_obligations "
             "WHERE batch_id = :b ORDER BY currency, value_date, payer, payee"), {"b": batch_id})
     )
+    moved = tuple(
+        MovedDate(r[0], r[1], dt.date.fromisoformat(r[2]), dt.date.fromisoformat(r[3]), r[4])
+        for r in conn.execute(text(
+            "SELECT instruction_id, market, requested, value_date, reason FROM batch_moved_dates "
+            "WHERE batch_id = :b ORDER BY position"), {"b": batch_id})
+    )
     return BatchReport(
         batch_id=batch_id, file_name=row[0], file_sha256=row[1], instructions=int(row[2]),
         accepted=int(row[3]), rejected=int(row[4]), duplicates=int(row[5]),
         rejections=rejections, positions=positions, obligations=obligations,
         gross_payments=tuple(gross_payments(conn, int(row[7]), int(row[8]))),
+        moved_dates=moved,
         seconds=float(row[6]),
     )
 

@@ -139,6 +139,7 @@ class _Batch:
         self.problems: list[Problem] = []
         self.rejections: list[RejectionRow] = []
         self.moved: list[MovedDate] = []
+        self._moving: list[MovedDate] = []  # the instruction being judged
         self.netting = NettingAccumulator()
         # Rejected ids: those of earlier batches (fetched per chunk) and this batch's own.
         self.rejected_before: dict[str, tuple[str, str]] = {}
@@ -248,6 +249,8 @@ class _Batch:
     def _settle(self, ins: Instruction) -> None:
         poster = self.poster
         iid = ins.instruction_id
+        if self._moving:
+            self._moving.clear()
         dup = poster.check_duplicate(iid, ins.digest)
         if dup is None:
             earlier = self.rejected_now.get(iid) or self.rejected_before.get(iid)
@@ -340,6 +343,8 @@ class _Batch:
             poster.apply_transfer(iid, kind, debit, credit, ins.amount, ins.currency,
                                   settle_date, ins.reference or iid, ins.digest)
         self.accepted += 1
+        if self._moving:
+            self.moved.extend(self._moving)
         if kind not in GROSS_KINDS and debit.bank_id != credit.bank_id:
             self.netting.add(debit.bank_id, credit.bank_id, ins.currency, ins.amount,
                              settle_date)
@@ -395,7 +400,8 @@ class _Batch:
                 self.calendars[market].roll_forward(earliest)
         if rolled != requested:
             reason = "cutoff" if earliest != requested else "holiday"
-            self.moved.append(MovedDate(ins.instruction_id, market, requested, rolled, reason))
+            # Reported only if the instruction is accepted (see _settle).
+            self._moving.append(MovedDate(ins.instruction_id, market, requested, rolled, reason))
         return rolled
 
     def _split_entry(self, ins: Instruction, debit: AccountState, credit: AccountState,
@@ -521,6 +527,14 @@ class _Batch:
                 f"INSERT INTO batch_positions (batch_id, bank_id, currency, net) VALUES "
                 f"({m}, {m}, {m}, {m})",
                 [(report.batch_id, p.bank_id, p.currency, p.net) for p in report.positions],
+            )
+        if report.moved_dates:
+            conn.exec_driver_sql(
+                "INSERT INTO batch_moved_dates (batch_id, position, instruction_id, market, "
+                f"requested, value_date, reason) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m})",
+                [(report.batch_id, i, d.instruction_id, d.market, d.requested.isoformat(),
+                  d.value_date.isoformat(), d.reason)
+                 for i, d in enumerate(report.moved_dates, start=1)],
             )
         if report.obligations:
             conn.exec_driver_sql(

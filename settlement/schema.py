@@ -110,6 +110,20 @@ class BatchPosition(Base):
     net: Mapped[int] = mapped_column(BigInteger)
 
 
+class BatchMovedDate(Base):
+    """A leg of a batch's instruction whose value date moved (holiday or cut-off)."""
+
+    __tablename__ = "batch_moved_dates"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instruction_id: Mapped[str] = mapped_column(String(128))
+    market: Mapped[str] = mapped_column(String(2))
+    requested: Mapped[str] = mapped_column(String(10))
+    value_date: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(16))
+
+
 class BatchObligation(Base):
     __tablename__ = "batch_obligations"
 

@@ -39,7 +39,7 @@ def scenario(ledger: Ledger) -> tuple[str, str, str, list[str]]:
         Instruction("D-5", "transfer", clients["GZB"], clients["HKB"],
                     Money("9999999.00", "HKD"), day),
         Instruction("D-6", "remit", li.remittance_account, li.investment_account,
-                    Money("500000.00", "CNY"), "2025-03-08", investor_id="LI"),  # a Saturday
+                    Money("100000.00", "CNY"), "2025-03-08", investor_id="LI"),  # a Saturday
     ])
     with ledger.engine.connect() as conn:
         hashes = [str(r[0]) for r in conn.execute(text("SELECT hash FROM entries ORDER BY seq"))]

@@ -28,6 +28,8 @@ def _day(tmp_path: Path, name: str = "day.csv") -> Path:
         ins("C1", "convert", "S1-INV", "S1-INV-HKD", "100000.00", "CNY"),
         ins("N1", "transfer", "A-NOSTRO-HKD", "B-NOSTRO-HKD", "1200.00"),
         ins("X1", "transfer", "A-CUST-HKD", "B-CUST-HKD", "5.00"),
+        ins("L1", "transfer", "A-NOSTRO-HKD", "C-NOSTRO-HKD", "7.00",
+            submitted_at="2025-03-03T17:30:00+08:00"),  # after the HKD cut-off: Tuesday
     ], INSTRUCTION_COLUMNS)
 
 
@@ -35,20 +37,23 @@ def test_settle_run_show_and_html(db: str, tmp_path: Path) -> None:
     code, out, _ = wmc(db, "settle", "run", str(_day(tmp_path)), "--format", "json")
     assert code == 0
     run = json.loads(out)
-    assert (run["accepted"], run["rejected"]) == (4, 1)
+    assert (run["accepted"], run["rejected"]) == (5, 1)
+    assert run["moved_dates"] == [
+        {"instruction_id": "L1", "market": "HK", "requested": "2025-03-03",
+         "value_date": "2025-03-04", "reason": "cutoff"},
+        {"instruction_id": "L1", "market": "CN", "requested": "2025-03-03",
+         "value_date": "2025-03-04", "reason": "cutoff"}]
     assert run["rejections"][0]["code"] == "insufficient_funds"
     assert run["rejections"][0]["line"] == 6
     assert [g["instruction_id"] for g in run["gross_payments"]] == ["R1"]
     code, out, _ = wmc(db, "settle", "show", run["batch_id"], "--format", "json",
                        "--html", str(tmp_path / "b.html"))
     assert code == 0
-    shown = json.loads(out)
-    assert {k: v for k, v in shown.items() if k != "moved_dates"} == \
-        {k: v for k, v in run.items() if k != "moved_dates"}
+    assert json.loads(out) == run
     assert "<svg" in (tmp_path / "b.html").read_text(encoding="utf-8")
     code, out, _ = wmc(db, "settle", "run", str(_day(tmp_path)), "--format", "json")
     again = json.loads(out)
-    assert (again["accepted"], again["duplicates"]) == (0, 5)
+    assert (again["accepted"], again["duplicates"]) == (0, 6)
     code, out, _ = wmc(db, "settle", "run", str(_day(tmp_path)))
     assert code == 0 and "Multilateral net positions" in out
     code, _, err = wmc(db, "settle", "show", "B99999999")

@@ -263,10 +263,17 @@ def test_mainland_holiday_moves_the_cn_leg_only(world: Engine, tmp_path: Path) -
             submitted_at="2025-02-03T10:00:00+08:00"),
         ins("H3", "transfer", "C-NOSTRO-HKD", "C-CUST-HKD", "100.00", value_date="2025-01-26",
             submitted_at="2025-01-26T10:00:00+08:00"),
+        # rejected (insufficient funds): its moved leg is not reported
+        ins("H4", "transfer", "C-CUST-HKD", "A-CUST-HKD", "9999.00", value_date="2025-02-03",
+            submitted_at="2025-02-03T10:00:00+08:00"),
     ])
     moved = {(m["instruction_id"], m["market"]): m["value_date"]
              for m in report.to_dict()["moved_dates"]}
     assert moved == {("H1", "CN"): "2025-02-05"}  # 26 Jan 2025 was a make-up working day
+    with world.connect() as c:
+        from settlement.batches import load_report
+
+        assert load_report(c, report.batch_id).moved_dates == report.moved_dates
     with world.connect() as c:
         legs = c.execute(text(
             "SELECT t.value_date FROM transfers t JOIN entries e ON e.seq = t.entry_seq "

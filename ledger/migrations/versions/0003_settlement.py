@@ -99,6 +99,16 @@ def upgrade() -> None:
         sa.Column("net", sa.BigInteger, nullable=False),
     )
     op.create_table(
+        "batch_moved_dates",
+        sa.Column("batch_id", sa.String(64), sa.ForeignKey("batches.batch_id"), primary_key=True),
+        sa.Column("position", sa.Integer, primary_key=True),  # the report's order
+        sa.Column("instruction_id", sa.String(128), nullable=False),
+        sa.Column("market", sa.String(2), nullable=False),
+        sa.Column("requested", sa.String(10), nullable=False),
+        sa.Column("value_date", sa.String(10), nullable=False),
+        sa.Column("reason", sa.String(16), nullable=False),
+    )
+    op.create_table(
         "batch_obligations",
         sa.Column("batch_id", sa.String(64), sa.ForeignKey("batches.batch_id"), primary_key=True),
         sa.Column("payer", sa.String(64), primary_key=True),
@@ -110,7 +120,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("batch_obligations", "batch_positions", "rejected_instructions",
+    for table in ("batch_obligations", "batch_moved_dates", "batch_positions", "rejected_instructions",
                   "batch_rejections", "batches",
                   "aggregate_quota", "quota_usage", "products", "investors"):
         op.drop_table(table)
