@@ -120,7 +120,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("batch_obligations", "batch_moved_dates", "batch_positions", "rejected_instructions",
-                  "batch_rejections", "batches",
-                  "aggregate_quota", "quota_usage", "products", "investors"):
+    for table in ("batch_obligations", "batch_moved_dates", "batch_positions",
+                  "rejected_instructions", "batch_rejections", "batches", "aggregate_quota",
+                  "quota_usage", "products", "investors"):
         op.drop_table(table)
