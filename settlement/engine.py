@@ -32,7 +32,7 @@ import structlog
 from sqlalchemy import Connection, Engine, text
 
 from fx.book import BookRates, RateBook
-from fx.booking import conversion_entry, open_fx_accounts
+from fx.booking import CONVERSION_ROLES, conversion_entry, fx_account, open_fx_accounts
 from fx.conversion import Rounding, convert
 from fx.quotes import NoRate, StaleRate, dealt_rate
 from ledger.db import is_postgres, transaction
@@ -191,6 +191,12 @@ class _Batch:
              "name": "value-date transit", "allow_overdraft": True}
             for b in banks for c in CURRENCIES
         ])
+        # Loaded now, once, rather than one by one in the middle of a chunk.
+        self.poster.load_accounts(
+            [transit_account(b, c) for b in banks for c in CURRENCIES]
+            + [fx_account(b, role, c) for b in banks for role in CONVERSION_ROLES
+               for c in CURRENCIES]
+        )
         self._leg_cache: dict[tuple[str, dt.date], dt.date] = {}
         self._views: dict[tuple[str, str], BookRates] = {}
         self._rounding: dict[str, Rounding] = {}
