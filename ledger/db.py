@@ -1,8 +1,9 @@
 """Engines, transactions and retries: the one place that knows how to talk to each database.
 
 Guarantees:
-- SQLite connections run with foreign keys on, WAL journaling and ``BEGIN IMMEDIATE``, so a
-  writer holds the write lock for its whole transaction and never fails half way on a busy lock.
+- SQLite connections run with foreign keys on and WAL journaling; a :func:`transaction` begins
+  ``IMMEDIATE``, so a writer holds the write lock for its whole transaction and never fails half
+  way on a busy lock, while readers begin deferred and read a snapshot meanwhile.
 - :func:`transaction` runs a unit of work in one database transaction and retries it from the
   start on a serialization failure or deadlock (SQLSTATE 40001, 40P01; SQLite ``database is
   locked``), so the same code runs at SERIALIZABLE and on engines that speak PostgreSQL's protocol.
@@ -24,6 +25,7 @@ T = TypeVar("T")
 
 DEFAULT_URL = "sqlite:///wmc.db"
 RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+WRITE_OPTION = "wmc_write"
 
 
 def make_engine(url: str = DEFAULT_URL, *, isolation_level: str | None = None, **kw: Any) -> Engine:
@@ -55,7 +57,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (no upgrade that could fail half way); readers
+        # begin deferred and read their WAL snapshot while a batch is being written.
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def is_postgres(conn: Connection | Engine) -> bool:
@@ -74,7 +79,8 @@ def transaction(engine: Engine, work: Callable[[Connection], T], *, attempts: in
     """Run ``work(conn)`` in one transaction; retry the whole of it on serialization failures."""
     for attempt in range(1, attempts + 1):
         try:
-            with engine.begin() as conn:
+            with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, \
+                    conn.begin():
                 return work(conn)
         except DBAPIError as exc:
             if attempt == attempts or not _retryable(exc):

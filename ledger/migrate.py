@@ -13,6 +13,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from ledger.db import WRITE_OPTION
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -25,7 +27,7 @@ def _config() -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to ``revision`` in one transaction."""
     cfg = _config()
-    with engine.begin() as conn:
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

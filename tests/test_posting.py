@@ -170,3 +170,25 @@ def test_fast_path_encodes_like_content_text(ledger: Engine) -> None:
     import hashlib
 
     assert digest == hashlib.sha256(content_text(one).encode()).hexdigest()
+
+
+def test_readers_are_not_blocked_by_a_writer_on_sqlite(ledger: Engine) -> None:
+    """A batch being written holds the write lock; reports still read the committed state."""
+    if ledger.dialect.name != "sqlite":
+        pytest.skip("SQLite's locking")
+    import time
+
+    from ledger.db import WRITE_OPTION
+    from ledger.posting import post_entries
+
+    post(ledger, [entry("e1", "A-NOSTRO-HKD", "A-CUST-HKD", 100)])
+    with ledger.connect().execution_options(**{WRITE_OPTION: True}) as writer, writer.begin():
+        post_entries(writer, [entry("e2", "A-NOSTRO-HKD", "A-CUST-HKD", 50)],
+                     posted_at="2025-03-03T10:00:00+08:00")
+        t0 = time.perf_counter()
+        with ledger.connect() as reader:
+            bal = {b.account: b.balance for b in balances(reader)}
+        assert bal["A-CUST-HKD"] == 100  # the snapshot before the uncommitted batch
+        assert time.perf_counter() - t0 < 5
+    with ledger.connect() as reader:
+        assert {b.account: b.balance for b in balances(reader)}["A-CUST-HKD"] == 150
