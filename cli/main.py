@@ -210,6 +210,24 @@ def reconcile(
         raise typer.Exit(1)
 
 
+@app.command()
+def reverse(
+    ctx: typer.Context,
+    entry_id: Annotated[str, typer.Argument(help="The posted entry (instruction id) to undo.")],
+    new_id: Annotated[str | None, typer.Option("--id", help="Default: REV-ENTRY_ID.")] = None,
+    value_date: Annotated[str | None, typer.Option("--value-date")] = None,
+) -> None:
+    """Correct a posted entry with a reversing entry that names it (exit 2 if refused)."""
+    t0 = time.perf_counter()
+    result = ledger_of(ctx).reverse(entry_id, new_id=new_id, value_date=parse_date(value_date))
+    log.info("reverse.completed", entry_id=entry_id, code=result.code,
+             seconds=round(time.perf_counter() - t0, 3))
+    if result.code != "ok":
+        typer.echo(f"error: {entry_id} not reversed: {result.code}: {result.message}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"{result.entry_id} reverses {entry_id}")
+
+
 @audit_app.command("verify")
 def audit_verify(ctx: typer.Context) -> None:
     """Recompute the hash chain and every invariant; exit 3 naming the first break."""

@@ -377,6 +377,13 @@ class Ledger(object)
         account: 'str',
         name: 'str | None' = None,
     ) -> 'Reconciliation'
+    def reverse(
+        self,
+        entry_id: 'str',
+        *,
+        new_id: 'str | None' = None,
+        value_date: 'dt.date | str | None' = None,
+    ) -> 'PostResult'
     settings: property
     def settle(
         self,
@@ -633,6 +640,7 @@ env WMC_TEST_DB
 #: API revision -> SHA-256 of GOLDEN at that revision. Add one per change of the public API.
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
+    2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
 }
 
 

@@ -115,3 +115,22 @@ def test_fx_revalue_is_idempotent(db: str, tmp_path: Path) -> None:
     assert second["already_done"] and second["posted"] == 0
     assert first["total"] == second["total"]
     assert wmc(db, "audit", "verify")[0] == 0
+
+
+def test_reverse(db: str, tmp_path: Path) -> None:
+    wmc(db, "settle", "run", str(_day(tmp_path)))
+    _, before, _ = wmc(db, "report", "balances", "--format", "json", "--account", "B-NOSTRO-HKD")
+    code, out, _ = wmc(db, "reverse", "N1")
+    assert code == 0 and "REV-N1 reverses N1" in out
+    _, after, _ = wmc(db, "report", "balances", "--format", "json", "--account", "B-NOSTRO-HKD")
+    assert json.loads(before)[0]["balance"] == "-1200.00"  # an asset, credited
+    assert json.loads(after)[0]["balance"] == "0.00"
+    code, _, err = wmc(db, "reverse", "N1", "--id", "REV-N1-AGAIN")
+    assert code == 2 and "already_reversed" in err
+    code, _, err = wmc(db, "reverse", "R1")
+    assert code == 2 and "repatriate" in err
+    code, _, err = wmc(db, "reverse", "NOPE")
+    assert code == 2 and "does not exist" in err
+    code, _, _ = wmc(db, "reverse", "C1")  # a conversion: every leg undone
+    assert code == 0
+    assert wmc(db, "audit", "verify")[0] == 0

@@ -42,6 +42,7 @@ from fx.booking import BookRules, ConversionRequest, post_conversions
 from fx.conversion import Rounding
 from ledger import audit as ledger_audit
 from ledger import reports
+from ledger.corrections import reversal_entry
 from ledger.db import DEFAULT_URL, make_engine, transaction
 from ledger.entries import EntrySpec, TransferSpec
 from ledger.errors import BatchRolledBack, InputError, NotFound, Problem
@@ -319,6 +320,26 @@ class Ledger:
         specs = [_entry_spec(e, today) for e in entries]
         results = self._write(lambda c: post_entries(c, specs, posted_at=now.isoformat()))
         return [PostResult(r.entry_id, r.code, r.message) for r in results]
+
+    def reverse(
+        self,
+        entry_id: str,
+        *,
+        new_id: str | None = None,
+        value_date: dt.date | str | None = None,
+    ) -> PostResult:
+        """Reverse a posted entry with a new one (default id ``REV-{entry_id}``) that names it:
+        the same amounts, debit and credit swapped; ``wmc reverse``. An entry is reversed once
+        (``already_reversed``); a remit or repatriate is refused (correct it by instruction)."""
+        day = day_of(value_date, "value_date") if value_date is not None else None
+        now = self._now()
+
+        def work(conn: Any) -> list[Any]:
+            spec = reversal_entry(conn, entry_id, new_id=new_id, value_date=day)
+            return post_entries(conn, [spec], posted_at=now.isoformat())
+
+        (result,) = self._write(work)
+        return PostResult(result.entry_id, result.code, result.message)
 
     def transfer(
         self,
