@@ -48,7 +48,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
-from math import gcd
 from pathlib import Path
 from typing import Any, Final
 
@@ -288,34 +287,6 @@ def stored_quotes(conn: Connection, books: Iterable[str] | None = None) -> list[
 # -- fast, exact conversion ----------------------------------------------------------------------
 
 
-def _fraction_maker() -> Callable[[int, int], Fraction]:
-    """``Fraction(n, d)`` for ints with ``d > 0``, at half the cost of the constructor.
-
-    The constructor's generic argument handling costs as much as the rest of a conversion; here
-    the lowest terms are computed with one ``gcd`` and stored in the two slots every CPython
-    ``Fraction`` has. Checked once at import against the real constructor (value, hash,
-    numerator): if this Python's ``Fraction`` is built otherwise, the constructor is used.
-    """
-    new = object.__new__
-
-    def make(n: int, d: int) -> Fraction:
-        g = gcd(n, d)
-        f = new(Fraction)
-        f._numerator = n // g  # type: ignore[attr-defined]
-        f._denominator = d // g  # type: ignore[attr-defined]
-        return f
-
-    try:
-        probe, real = make(-6, 4), Fraction(-6, 4)
-        if (probe == real and hash(probe) == hash(real) and probe.numerator == -3
-                and probe.denominator == 2 and str(probe) == "-3/2"):
-            return make
-    except (AttributeError, TypeError):  # pragma: no cover - a Python without those slots
-        pass
-    return Fraction  # pragma: no cover
-
-
-_fraction: Final = _fraction_maker()
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,7 +344,7 @@ class FastRate:
         rate = self.rate
         return Conversion(
             rate.sell, rate.buy, amount, buy, mid, spread, mid - buy - spread,
-            _fraction(en, ed), _fraction(mn, md), mode, rate,
+            Fraction(en, ed), Fraction(mn, md), mode, rate,
         )
 
 
