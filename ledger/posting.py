@@ -445,10 +445,10 @@ class Poster:
         if dup is not None:
             return dup
         prepared = self.prepare(entry, digest, content)
-        if type(prepared) is Rejection:
+        if isinstance(prepared, Rejection):
             self.rejected += 1
             return Result(entry.id, prepared.code, prepared.message)
-        return Result(entry.id, OK, "", self.apply(prepared))  # type: ignore[arg-type]
+        return Result(entry.id, OK, "", self.apply(prepared))
 
     def _counted(self, dup: Result | None) -> Result | None:
         if dup is not None:
