@@ -196,6 +196,8 @@ class _Batch:
             [transit_account(b, c) for b in banks for c in CURRENCIES]
             + [fx_account(b, role, c) for b in banks for role in CONVERSION_ROLES
                for c in CURRENCIES]
+            + [link.investment_account for links in self.scheme.links.values()
+               for link in links]
         )
         self._leg_cache: dict[tuple[str, dt.date], dt.date] = {}
         self._views: dict[tuple[str, str], BookRates] = {}
