@@ -300,3 +300,18 @@ def test_json_report_is_deterministic(world: Engine, tmp_path: Path) -> None:
     data = settle(world, tmp_path, rows).to_dict()
     assert json.dumps(data)  # serialisable, amounts are strings
     assert data["positions"][0]["net"] == "-12.34"
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE batches SET accepted = accepted + 1",
+    "UPDATE batch_positions SET net = 0",
+    "DELETE FROM rejected_instructions",
+    "DELETE FROM batch_rejections",
+])
+def test_a_settled_batch_record_is_append_only(world: Engine, tmp_path: Path, sql: str) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    settle(world, tmp_path, [ins("A1", "transfer", "A-NOSTRO-HKD", "B-NOSTRO-HKD", "1.00"),
+                             ins("A2", "transfer", "A-CUST-HKD", "B-CUST-HKD", "9.00")])
+    with pytest.raises(DBAPIError), world.begin() as c:
+        c.execute(text(sql))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.migrations.append_only import append_only_triggers
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -24,12 +26,6 @@ OVERDRAFT = (
 )
 
 SQLITE_TRIGGERS = [
-    *(
-        f"""CREATE TRIGGER {table}_append_only_{op_} BEFORE {op_.upper()} ON {table}
-        BEGIN SELECT RAISE(ABORT, '{table} are append-only: {op_} refused'); END"""
-        for table in ("entries", "transfers")
-        for op_ in ("update", "delete")
-    ),
     """CREATE TRIGGER transfers_currency BEFORE INSERT ON transfers
     WHEN (SELECT currency FROM accounts WHERE id = NEW.debit_account_id) IS NOT NEW.currency
       OR (SELECT currency FROM accounts WHERE id = NEW.credit_account_id) IS NOT NEW.currency
@@ -61,16 +57,8 @@ PG_TRIGGERS = [
       END IF;
       RETURN NEW;
     END $$""",
-    *(
-        f"""CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
-        FOR EACH ROW EXECUTE FUNCTION wmc_append_only()"""
-        for table in ("entries", "transfers")
-    ),
-    *(
-        f"""CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
-        FOR EACH STATEMENT EXECUTE FUNCTION wmc_append_only()"""
-        for table in ("entries", "transfers", "accounts")
-    ),
+    """CREATE TRIGGER accounts_no_truncate BEFORE TRUNCATE ON accounts
+    FOR EACH STATEMENT EXECUTE FUNCTION wmc_append_only()""",
     """CREATE TRIGGER accounts_identity BEFORE UPDATE OR DELETE ON accounts
     FOR EACH ROW EXECUTE FUNCTION wmc_account_identity()""",
 ]
@@ -161,8 +149,9 @@ def upgrade() -> None:
     )
     op.execute(f"INSERT INTO ledger_head (id, last_seq, last_transfer_id, last_hash) "
                f"VALUES (1, 0, 0, '{GENESIS}')")
-    triggers = PG_TRIGGERS if op.get_bind().dialect.name == "postgresql" else SQLITE_TRIGGERS
-    for ddl in triggers:
+    dialect = op.get_bind().dialect.name
+    triggers = PG_TRIGGERS if dialect == "postgresql" else SQLITE_TRIGGERS
+    for ddl in [*triggers, *append_only_triggers(dialect, ("entries", "transfers"))]:
         op.execute(ddl)
 
 

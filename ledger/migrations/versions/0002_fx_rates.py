@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.migrations.append_only import append_only_triggers
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -20,27 +22,6 @@ depends_on = None
 
 CURRENCIES = "('MOP', 'HKD', 'CNY', 'USD')"
 TABLES = ("fx_rates", "fx_revaluations")
-
-SQLITE_TRIGGERS = [
-    f"""CREATE TRIGGER {table}_append_only_{op_} BEFORE {op_.upper()} ON {table}
-    BEGIN SELECT RAISE(ABORT, '{table} are append-only: {op_} refused'); END"""
-    for table in TABLES
-    for op_ in ("update", "delete")
-]
-
-# wmc_append_only() is the function revision 0001 created for entries and transfers.
-PG_TRIGGERS = [
-    *(
-        f"""CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
-        FOR EACH ROW EXECUTE FUNCTION wmc_append_only()"""
-        for table in TABLES
-    ),
-    *(
-        f"""CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
-        FOR EACH STATEMENT EXECUTE FUNCTION wmc_append_only()"""
-        for table in TABLES
-    ),
-]
 
 
 def upgrade() -> None:
@@ -88,8 +69,7 @@ def upgrade() -> None:
         "fx_revaluations",
         ["reporting_currency", "bank_id", "currency"],
     )
-    triggers = PG_TRIGGERS if op.get_bind().dialect.name == "postgresql" else SQLITE_TRIGGERS
-    for ddl in triggers:
+    for ddl in append_only_triggers(op.get_bind().dialect.name, TABLES):
         op.execute(ddl)
 
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ledger.migrations.append_only import append_only_triggers
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
 
 DIRECTION = "direction IN ('southbound', 'northbound')"
+RECORD_TABLES = ("batches", "batch_rejections", "rejected_instructions", "batch_positions",
+                 "batch_moved_dates", "batch_obligations")
 
 
 def upgrade() -> None:
@@ -117,6 +121,9 @@ def upgrade() -> None:
         sa.Column("value_date", sa.String(10), primary_key=True),
         sa.Column("amount", sa.BigInteger, nullable=False),
     )
+    # A settled batch's record, and the rejections that make ids final, are never rewritten.
+    for ddl in append_only_triggers(op.get_bind().dialect.name, RECORD_TABLES):
+        op.execute(ddl)
 
 
 def downgrade() -> None:
