@@ -210,26 +210,27 @@ class _Batch:
     def run(self) -> BatchReport:
         conn = self.conn
         t0 = time.perf_counter()
-        self.poster = poster = Poster(conn, posted_at=self.posted_at)
-        n = conn.execute(text("SELECT count(*) FROM batches")).scalar_one()
-        self.batch_id = poster.batch_id = f"B{int(n) + 1:08d}"
-        self._load_reference()
-        progress = self.options.progress
-        for chunk in _chunks(read_instructions(self.path, self.problems), CHUNK):
-            self.count += len(chunk)
-            if not self.problems:  # a refused file: keep reading only to list every problem
-                poster.begin_chunk(
-                    (i.instruction_id for i in chunk),
-                    (c for i in chunk for c in (i.debit_account, i.credit_account)),
-                )
-                self._fetch_rejected([i.instruction_id for i in chunk])
-                for ins in chunk:
-                    self._settle(ins)
-            if progress is not None:
-                progress(len(chunk))
-        if self.problems:
-            raise InputError(self.problems)
-        poster.close()
+        with Poster(conn, posted_at=self.posted_at) as poster:
+            self.poster = poster
+            n = conn.execute(text("SELECT count(*) FROM batches")).scalar_one()
+            self.batch_id = poster.batch_id = f"B{int(n) + 1:08d}"
+            self._load_reference()
+            progress = self.options.progress
+            for chunk in _chunks(read_instructions(self.path, self.problems), CHUNK):
+                self.count += len(chunk)
+                if not self.problems:  # a refused file: keep reading only to list every problem
+                    ids = [i.instruction_id for i in chunk]
+                    poster.wait()  # the connection is ours until begin_chunk starts a write
+                    self._fetch_rejected(ids)
+                    poster.begin_chunk(
+                        ids, (c for i in chunk for c in (i.debit_account, i.credit_account)))
+                    for ins in chunk:
+                        self._settle(ins)
+                if progress is not None:
+                    progress(len(chunk))
+            if self.problems:
+                raise InputError(self.problems)
+            poster.close()
         self._write_quota()
         report = self._report(time.perf_counter() - t0)
         if self.options.atomic and self.rejections:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from ledger.audit import verify
+from ledger.db import transaction
 from ledger.entries import EntrySpec, TransferSpec
+from ledger.posting import post_entries
 from ledger.reports import balances, trial_balance
-from tests.ledger_builders import DAY, entry, post, seed
+from tests.ledger_builders import DAY, POSTED_AT, entry, post, seed
 
 
 @pytest.fixture
@@ -86,6 +89,44 @@ def test_idempotency(ledger: Engine) -> None:
     assert [r.code for r in post(ledger, batch)] == ["ok"] * 3 + ["duplicate"] * 3
     with ledger.connect() as c:
         assert {b.account: b.balance for b in balances(c)}["A-CUST-HKD"] == 321
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3])
+def test_ids_stay_known_while_their_rows_are_written_behind(ledger: Engine,
+                                                              chunk_size: int) -> None:
+    """A chunk's rows are written while the next chunk is judged: an id repeated one or two
+    chunks later, or an entry reversed in the same call, is found all the same."""
+    batch = [entry(f"n{i % 3}", "A-NOSTRO-HKD", "A-CUST-HKD", 7) for i in range(9)]
+    batch += [entry("n1", "A-NOSTRO-HKD", "A-CUST-HKD", 8),
+              entry("r0", "A-CUST-HKD", "A-NOSTRO-HKD", 7, kind="reversal", reverses="n0")]
+    res = transaction(ledger, lambda c: post_entries(c, batch, posted_at=POSTED_AT,
+                                                     chunk_size=chunk_size))
+    assert [r.code for r in res] == (["ok"] * 3 + ["duplicate"] * 6
+                                     + ["exists_with_different_content", "ok"])
+    with ledger.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM entries")).scalar() == 4
+        assert {b.account: b.balance for b in balances(c)}["A-CUST-HKD"] == 14
+        assert verify(c).ok
+
+
+def test_a_failed_write_behind_rolls_the_whole_call_back(
+        ledger: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ledger.posting as posting
+
+    real = posting.write_rows
+
+    def failing(conn: Connection, table: str, *args: Any) -> None:
+        if table == "transfers":
+            raise RuntimeError("disk full")
+        real(conn, table, *args)
+
+    monkeypatch.setattr(posting, "write_rows", failing)
+    batch = [entry(f"f{i}", "A-NOSTRO-HKD", "A-CUST-HKD", 7) for i in range(5)]
+    with pytest.raises(RuntimeError, match="disk full"):
+        transaction(ledger, lambda c: post_entries(c, batch, posted_at=POSTED_AT, chunk_size=2))
+    with ledger.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM entries")).scalar() == 0
+        assert c.execute(text("SELECT last_seq FROM ledger_head")).scalar() == 0
 
 
 def test_multi_leg_entry_is_atomic(ledger: Engine) -> None:
