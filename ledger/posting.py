@@ -32,7 +32,7 @@ from hashlib import sha256
 from itertools import islice
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, text
 
 from ledger.db import is_postgres
 from ledger.entries import (
@@ -45,7 +45,6 @@ from ledger.entries import (
 )
 from ledger.errors import LedgerError
 from ledger.money import format_amount
-from ledger.schema import Account
 
 OK: Final = "ok"
 DUPLICATE: Final = "duplicate"
@@ -211,16 +210,19 @@ class Poster:
         if not wanted:
             return
         self.wait()
-        a = Account.__table__.c
-        stmt = select(
-            a.id, a.code, a.bank_id, a.type, a.currency, a.allow_overdraft, a.closed,
-            a.debits_posted, a.credits_posted,
-        ).where(a.code.in_(bindparam("codes", expanding=True)))
-        for i in range(0, len(wanted), 5000):
-            for r in self.conn.execute(stmt, {"codes": wanted[i : i + 5000]}):
-                self.accounts[r.code] = AccountState(
-                    int(r.id), r.code, r.bank_id, r.type, r.currency, bool(r.allow_overdraft),
-                    bool(r.closed), int(r.debits_posted), int(r.credits_posted),
+        # Plain SQL with one parameter (a JSON array on SQLite, an array on PostgreSQL), as in
+        # _select_digests: no statement to compile per chunk.
+        sql = (
+            "SELECT id, code, bank_id, type, currency, allow_overdraft, closed, debits_posted, "
+            "credits_posted FROM accounts WHERE code "
+            + ("= ANY(%s)" if self._pg else "IN (SELECT value FROM json_each(?))")
+        )
+        for i in range(0, len(wanted), 10_000):
+            part = wanted[i : i + 10_000]
+            for r in self.conn.exec_driver_sql(sql, (part if self._pg else json.dumps(part),)):
+                self.accounts[r[1]] = AccountState(
+                    int(r[0]), r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), int(r[7]),
+                    int(r[8]),
                 )
         self._missing_accounts.update(c for c in wanted if c not in self.accounts)
 
