@@ -183,6 +183,8 @@ class _Batch:
                         q.net_usage_floor_zero),
             usage, channels, aggregate,
         )
+        self.investment_accounts = frozenset(
+            link.investment_account for links in self.scheme.links.values() for link in links)
         self.rates = RateBook.load(conn)
         banks = sorted(self.markets)
         open_fx_accounts(conn, banks, CURRENCIES)
@@ -277,8 +279,9 @@ class _Batch:
         else:
             self._reject(ins, dup.code, dup.message, first=False)
             return
-        debit = poster.account(ins.debit_account)
-        credit = poster.account(ins.credit_account)
+        accounts = poster.accounts  # loaded for the chunk by begin_chunk
+        debit = accounts.get(ins.debit_account) or poster.account(ins.debit_account)
+        credit = accounts.get(ins.credit_account) or poster.account(ins.credit_account)
         if debit is None or credit is None:
             missing = ins.debit_account if debit is None else ins.credit_account
             return self._reject(ins, "unknown_account", f"account {missing!r} does not exist")
@@ -297,12 +300,13 @@ class _Batch:
                 return self._reject(ins, *found)
             link = found
         elif kind == "transfer":
-            for acc in (debit, credit):
-                if self.scheme.is_investment_account(acc.code):
-                    return self._reject(
-                        ins, "closed_loop_violation",
-                        f"{acc.code} is an investment account: principal moves only by remit, "
-                        "repatriate, subscribe, redeem, convert or fee")
+            investment = self.investment_accounts
+            if debit.code in investment or credit.code in investment:
+                acc = debit if debit.code in investment else credit
+                return self._reject(
+                    ins, "closed_loop_violation",
+                    f"{acc.code} is an investment account: principal moves only by remit, "
+                    "repatriate, subscribe, redeem, convert or fee")
         elif kind == "fee":
             if credit.type != "income":
                 return self._reject(ins, "fee_not_to_income",
