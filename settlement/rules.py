@@ -144,8 +144,9 @@ class QuotaBook:
                     f"investor {link.investor_id} on {link.channel}: used "
                     f"{format_amount(row[2], 'CNY')} + {format_amount(amount, 'CNY')} > "
                     f"{format_amount(lim.per_channel, 'CNY')} CNY per channel")
-        total = sum(self.usage.get((link.investor_id, ch), [0, 0, 0])[2]
-                    for ch in ("bank", "broker"))
+        usage, inv = self.usage, link.investor_id
+        bank, broker = usage.get((inv, "bank")), usage.get((inv, "broker"))
+        total = (bank[2] if bank else 0) + (broker[2] if broker else 0)
         if total + amount > lim.individual:
             return ("quota_exceeded_individual",
                     f"investor {link.investor_id}: used {format_amount(total, 'CNY')} + "
