@@ -49,7 +49,7 @@ from settlement.settings import Settings, load_settings
 
 log = structlog.get_logger("wmc.settlement")
 
-CHUNK = 10_000
+CHUNK = 5_000
 GROSS_KINDS = ("remit", "repatriate")
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
 
