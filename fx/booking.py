@@ -226,11 +226,13 @@ def conversion_entry(
     reference: str | None = None,
     kind: str = CONVERT_KIND,
     extra_meta: Mapping[str, Any] | None = None,
+    digest: str | None = None,
 ) -> EntrySpec:
     """The entry of one customer conversion by ``bank_id`` (see the module docstring).
 
     ``debit_account`` holds ``conversion.sell``, ``credit_account`` ``conversion.buy``; the
-    accounts' currencies are checked when the entry is posted.
+    accounts' currencies are checked when the entry is posted. ``digest``: the entry's
+    idempotency fingerprint when the caller has one (an instruction's), else its content's.
     """
     c = conversion
     sell, buy = c.sell, c.buy
@@ -246,7 +248,7 @@ def conversion_entry(
     if c.rounding:
         legs.append(_leg(position, f"{bank_id}:{ROUNDING}:{buy}", c.rounding, buy, reference))
     meta = _with_extra(rate_meta(c.rate, c.mode), extra_meta)
-    return EntrySpec(entry_id, kind, value_date, tuple(legs), meta)
+    return EntrySpec(entry_id, kind, value_date, tuple(legs), meta, digest=digest)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,15 +15,18 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 GENESIS_HASH: Final = "0" * 64
 DEBIT_NORMAL: Final = frozenset({"asset", "expense"})
 
 
-@dataclass(frozen=True, slots=True)
-class TransferSpec:
-    """One leg: ``amount`` minor units of ``currency`` from ``debit`` to ``credit`` (codes)."""
+class TransferSpec(NamedTuple):
+    """One leg: ``amount`` minor units of ``currency`` from ``debit`` to ``credit`` (codes).
+
+    A named tuple: immutable, and made in a fraction of a frozen dataclass's time (a
+    conversion makes four).
+    """
 
     debit: str
     credit: str

@@ -310,17 +310,26 @@ class Poster:
         elif not legs:
             return Rejection("no_transfers", "an entry needs at least one transfer")
         else:
+            # Only accounts that may not be overdrawn need their net change (an FX position,
+            # on two or three legs of every conversion, may).
             deltas: dict[int, list[Any]] = {}
             for debit, credit, amount, *_ in legs:
-                for acc, change in ((debit, amount if debit.debit_normal else -amount),
-                                    (credit, -amount if credit.debit_normal else amount)):
-                    d = deltas.get(acc.id)
+                if debit.guarded:
+                    d = deltas.get(debit.id)
+                    change = amount if debit.debit_normal else -amount
                     if d is None:
-                        deltas[acc.id] = [acc, change]
+                        deltas[debit.id] = [debit, change]
+                    else:
+                        d[1] += change
+                if credit.guarded:
+                    d = deltas.get(credit.id)
+                    change = -amount if credit.debit_normal else amount
+                    if d is None:
+                        deltas[credit.id] = [credit, change]
                     else:
                         d[1] += change
             for acc, delta in deltas.values():
-                if delta < 0 and acc.guarded and acc.balance + delta < 0:
+                if delta < 0 and acc.balance + delta < 0:
                     return self._insufficient(acc, -delta)
         meta = self._meta_text(entry.meta)
         if content is None:

@@ -457,13 +457,11 @@ class _Batch:
             return ("stale_rate", str(exc))
         except NoRate as exc:
             return ("no_rate", str(exc))
-        spec = conversion_entry(
+        return conversion_entry(
             ins.instruction_id, debit_account=debit.code, credit_account=credit.code,
             bank_id=debit.bank_id, conversion=conversion, value_date=value_date,
-            reference=ins.reference or ins.instruction_id,
+            reference=ins.reference or ins.instruction_id, digest=ins.digest,
         )
-        return EntrySpec(spec.id, spec.kind, spec.value_date, spec.transfers, spec.meta,
-                         digest=ins.digest)
 
     def _book_view(self, book: str, market: str) -> BookRates:
         view = self._views.get((book, market))
