@@ -26,17 +26,25 @@ T = TypeVar("T")
 DEFAULT_URL = "sqlite:///wmc.db"
 RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 WRITE_OPTION = "wmc_write"
+# Set on the engines made here: their connections may be used from the poster's writer thread
+# (see ledger.posting), never at the same time as from the caller's.
+WRITE_BEHIND_OPTION = "wmc_write_behind"
 
 
 def make_engine(url: str = DEFAULT_URL, *, isolation_level: str | None = None, **kw: Any) -> Engine:
     """An engine for ``url`` set up for the ledger (SQLite pragmas, PostgreSQL isolation)."""
     if url.startswith("sqlite"):
+        # pysqlite refuses a connection to any thread but its creator's unless told otherwise
+        # (SQLAlchemy tells it for files, not for in-memory databases).
+        kw["connect_args"] = {"check_same_thread": False, **kw.get("connect_args", {})}
         engine = create_engine(url, **kw)
         _configure_sqlite(engine)
-        return engine
-    if isolation_level is not None:
-        kw["isolation_level"] = isolation_level
-    return create_engine(url, **kw)
+    else:
+        if isolation_level is not None:
+            kw["isolation_level"] = isolation_level
+        engine = create_engine(url, **kw)
+    engine.update_execution_options(**{WRITE_BEHIND_OPTION: True})
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:

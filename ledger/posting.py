@@ -18,7 +18,9 @@ thousand rows), so the database works on one core while Python judges on the oth
 uses the same connection and transaction, never at the same time as the poster: every read
 first waits for the write in flight (:meth:`Poster.wait`), and the ids of rows not yet in the
 database are held in memory until they are. A failed write surfaces at the next wait, in the
-caller's thread, and the transaction rolls back as for any other error.
+caller's thread, and the transaction rolls back as for any other error. Only connections of
+engines made by :func:`ledger.db.make_engine` are written behind (they may be used from another
+thread); any other connection gets the same writes, at the same points, in the caller's thread.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any, Final, NamedTuple
 import orjson
 from sqlalchemy import Connection, text
 
-from ledger.db import is_postgres
+from ledger.db import WRITE_BEHIND_OPTION, is_postgres
 from ledger.entries import (
     DEBIT_NORMAL,
     EntrySpec,
@@ -162,6 +164,9 @@ class Poster:
         self._chunk_new: dict[str, str] = {}  # ids posted in this chunk -> digest
         self._prev_new: dict[str, str] = {}  # the previous chunk's: maybe not yet in the database
         self._writer: ThreadPoolExecutor | None = None
+        # A connection from ledger.db.make_engine may be used from the writer thread; any other
+        # gets its rows written in the caller's thread, at the same points.
+        self._behind = bool(conn.get_execution_options().get(WRITE_BEHIND_OPTION))
         self._in_flight: Future[None] | None = None
         self._date_text: dict[dt.date, str] = {}
         self._meta_cache: dict[int, tuple[Mapping[str, Any], str | None]] = {}
@@ -529,6 +534,9 @@ class Poster:
         if not entries and not transfers:
             return
         self._entry_rows, self._transfer_rows = [], []
+        if not self._behind:
+            _write_pending(self.conn, entries, transfers)
+            return
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="wmc-writer")
         self._in_flight = self._writer.submit(_write_pending, self.conn, entries, transfers)

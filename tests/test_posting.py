@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, text
 
 from ledger.audit import verify
-from ledger.db import transaction
+from ledger.db import make_engine, transaction
 from ledger.entries import EntrySpec, TransferSpec
 from ledger.posting import post_entries
 from ledger.reports import balances, trial_balance
@@ -233,3 +233,24 @@ def test_readers_are_not_blocked_by_a_writer_on_sqlite(ledger: Engine) -> None:
         assert time.perf_counter() - t0 < 5
     with ledger.connect() as reader:
         assert {b.account: b.balance for b in balances(reader)}["A-CUST-HKD"] == 150
+
+
+@pytest.mark.parametrize("made_here", [True, False])
+def test_in_memory_ledgers_post_across_chunks(made_here: bool) -> None:
+    """An in-memory SQLite connection belongs to the thread that made it: make_engine lets the
+    writer thread use it; a plain engine gets its rows written in the caller's thread."""
+    from sqlalchemy import create_engine
+
+    from ledger.migrate import upgrade
+
+    engine = make_engine("sqlite://") if made_here else create_engine("sqlite://")
+    upgrade(engine)
+    seed(engine)
+    batch = [entry(f"m{i}", "A-NOSTRO-HKD", "A-CUST-HKD", 7) for i in range(7)]
+    res = transaction(engine, lambda c: post_entries(c, batch, posted_at=POSTED_AT,
+                                                     chunk_size=2))
+    assert [r.code for r in res] == ["ok"] * 7
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM transfers")).scalar() == 7
+        assert verify(c).ok
+    engine.dispose()
