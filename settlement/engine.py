@@ -49,7 +49,11 @@ from settlement.settings import Settings, load_settings
 
 log = structlog.get_logger("wmc.settlement")
 
+# Instructions per chunk, measured best on the 100,000 benchmark day: on SQLite a smaller chunk
+# shortens the write left after the last one; on PostgreSQL each chunk costs round trips and a
+# COPY of its own.
 CHUNK = 5_000
+CHUNK_POSTGRES = 10_000
 GROSS_KINDS = ("remit", "repatriate")
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
 
@@ -218,7 +222,8 @@ class _Batch:
             self.batch_id = poster.batch_id = f"B{int(n) + 1:08d}"
             self._load_reference()
             progress = self.options.progress
-            for chunk in _chunks(read_instructions(self.path, self.problems), CHUNK):
+            size = CHUNK_POSTGRES if is_postgres(conn) else CHUNK
+            for chunk in _chunks(read_instructions(self.path, self.problems), size):
                 self.count += len(chunk)
                 if not self.problems:  # a refused file: keep reading only to list every problem
                     ids = [i.instruction_id for i in chunk]
