@@ -19,10 +19,13 @@ Guarantees:
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
@@ -96,6 +99,35 @@ def _chunks(items: Iterable[Instruction], size: int) -> Iterator[list[Instructio
         yield chunk
 
 
+_gc_lock = threading.Lock()
+_gc_batches = 0
+_gc_saved = gc.get_threshold()
+
+
+@contextmanager
+def fewer_collections(young: int = 50_000) -> Iterator[None]:
+    """Run the cyclic garbage collector less often while batches run, then as before.
+
+    A batch allocates millions of short-lived objects (instructions, rows, keys) that reference
+    counting frees; with the default threshold (a young collection every 700 allocations) the
+    collector spends about a tenth of a batch finding nothing to collect. The setting is the
+    process's: the first batch to start raises it, the last to end puts it back.
+    """
+    global _gc_batches, _gc_saved
+    with _gc_lock:
+        if _gc_batches == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(max(young, _gc_saved[0]), *_gc_saved[1:])
+        _gc_batches += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_batches -= 1
+            if _gc_batches == 0:
+                gc.set_threshold(*_gc_saved)
+
+
 def settle_file(
     engine: Engine, path: str | Path, options: BatchOptions | None = None
 ) -> BatchReport:
@@ -113,7 +145,8 @@ def settle_file(
         batch[:] = [_Batch(conn, path, sha, settings, options)]
         return batch[0].run()
 
-    report = transaction(engine, work)
+    with fewer_collections():
+        report = transaction(engine, work)
     seconds = time.perf_counter() - t0
     # Every remittance stays in the ledger; the report reads them back only when asked, so a
     # batch of a million instructions does not hold a quarter of a million payments in memory.

@@ -315,3 +315,27 @@ def test_a_settled_batch_record_is_append_only(world: Engine, tmp_path: Path, sq
                              ins("A2", "transfer", "A-CUST-HKD", "B-CUST-HKD", "9.00")])
     with pytest.raises(DBAPIError), world.begin() as c:
         c.execute(text(sql))
+
+
+def test_a_batch_runs_the_garbage_collector_less_often_and_puts_it_back(
+        world: Engine, tmp_path: Path) -> None:
+    import gc
+
+    from settlement.engine import BatchOptions, fewer_collections, settle_file
+
+    before = gc.get_threshold()
+    path = tmp_path / "day.csv"
+    path.write_text(
+        "instruction_id,kind,debit_account,credit_account,amount,currency,value_date\n"
+        "G1,transfer,A-NOSTRO-HKD,A-CUST-HKD,10.00,HKD,2025-03-03\n", encoding="utf-8")
+    during: list[tuple[int, int, int]] = []
+    settle_file(world, path, BatchOptions(progress=lambda n: during.append(gc.get_threshold())))
+    assert during and during[0][0] >= 50_000
+    assert gc.get_threshold() == before
+    path.write_text("no,such,header\n", encoding="utf-8")
+    with pytest.raises(InputError):
+        settle_file(world, path, BatchOptions())
+    assert gc.get_threshold() == before  # after a refused file too
+    with fewer_collections(), fewer_collections():  # nested (concurrent batches): last one out
+        assert gc.get_threshold()[0] >= 50_000
+    assert gc.get_threshold() == before
