@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -69,6 +70,13 @@ def _configure_sqlite(engine: Engine) -> None:
         # begin deferred and read their WAL snapshot while a batch is being written.
         write = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def json_array(values: Sequence[Any]) -> str:
+    """``values`` as one JSON array: the single parameter that carries a list to SQLite
+    (``json_each(?)``), where PostgreSQL takes the list itself. orjson: a sixth of the json
+    module's time, and this time is taken from the batch's judging thread."""
+    return orjson.dumps(values).decode()
 
 
 def is_postgres(conn: Connection | Engine) -> bool:

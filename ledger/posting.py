@@ -26,7 +26,6 @@ thread); any other connection gets the same writes, at the same points, in the c
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,10 +33,9 @@ from hashlib import sha256
 from itertools import islice
 from typing import Any, Final, NamedTuple
 
-import orjson
 from sqlalchemy import Connection, text
 
-from ledger.db import WRITE_BEHIND_OPTION, is_postgres
+from ledger.db import WRITE_BEHIND_OPTION, is_postgres, json_array
 from ledger.entries import (
     DEBIT_NORMAL,
     EntrySpec,
@@ -194,7 +192,7 @@ class Poster:
             found = self._select_digests(ids)
             self._existing.update(found)
             self._absent.update(i for i in ids if i not in found)
-        self.load_accounts(c for c in account_codes if c not in self.accounts)
+        self.load_accounts(account_codes)
         self._write_behind()
 
     def _select_digests(self, ids: Sequence[str]) -> dict[str, str]:
@@ -206,13 +204,14 @@ class Poster:
         found: dict[str, str] = {}
         for i in range(0, len(ids), 10_000):
             part = list(ids[i : i + 10_000])
-            arg = part if self._pg else json.dumps(part)
+            arg = part if self._pg else json_array(part)
             for r in self.conn.exec_driver_sql(sql, (arg,)):
                 found[r[0]] = r[1]
         return found
 
     def load_accounts(self, codes: Iterable[str]) -> None:
-        wanted = [c for c in dict.fromkeys(codes) if c not in self.accounts]
+        # Sorted: the same query every run. Codes found missing before stay missing.
+        wanted = sorted(set(codes).difference(self.accounts, self._missing_accounts))
         if not wanted:
             return
         self.wait()
@@ -225,7 +224,7 @@ class Poster:
         )
         for i in range(0, len(wanted), 10_000):
             part = wanted[i : i + 10_000]
-            for r in self.conn.exec_driver_sql(sql, (part if self._pg else json.dumps(part),)):
+            for r in self.conn.exec_driver_sql(sql, (part if self._pg else json_array(part),)):
                 self.accounts[r[1]] = AccountState(
                     int(r[0]), r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), int(r[7]),
                     int(r[8]),
@@ -627,11 +626,10 @@ def write_rows(
                 copy.write_row(row)
         return
     # One statement and one parameter, a JSON array of the rows: the GIL is held only to
-    # encode it (orjson: a sixth of the json module's time on these rows) and bind it; SQLite
-    # decodes and inserts the rows in C without the GIL.
+    # encode it and bind it; SQLite decodes and inserts the rows in C without the GIL.
     picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
     raw.execute(f"INSERT INTO {table} ({cols}) SELECT {picks} FROM json_each(?)",
-                (orjson.dumps(rows).decode(),))
+                (json_array(rows),))
 
 
 def post_entries(

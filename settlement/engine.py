@@ -21,13 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from fx.book import BookRates, RateBook
 from fx.booking import CONVERSION_ROLES, conversion_entry, fx_account, open_fx_accounts
 from fx.conversion import Rounding, convert
 from fx.quotes import NoRate, StaleRate, dealt_rate
-from ledger.db import is_postgres, transaction
+from ledger.db import is_postgres, json_array, transaction
 from ledger.entries import EntrySpec, TransferSpec
 from ledger.errors import BatchRolledBack, InputError, Problem
 from ledger.posting import DUPLICATE, AccountState, Poster, Prepared, Rejection
@@ -58,6 +58,7 @@ log = structlog.get_logger("wmc.settlement")
 CHUNK = 5_000
 CHUNK_POSTGRES = 10_000
 GROSS_KINDS = ("remit", "repatriate")
+_DEBIT, _CREDIT = attrgetter("debit_account"), attrgetter("credit_account")
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
 
 
@@ -262,8 +263,7 @@ class _Batch:
                     ids = [i.instruction_id for i in chunk]
                     poster.wait()  # the connection is ours until begin_chunk starts a write
                     self._fetch_rejected(ids)
-                    poster.begin_chunk(
-                        ids, (c for i in chunk for c in (i.debit_account, i.credit_account)))
+                    poster.begin_chunk(ids, {*map(_DEBIT, chunk), *map(_CREDIT, chunk)})
                     for ins in chunk:
                         self._settle(ins)
                 if progress is not None:
@@ -286,7 +286,7 @@ class _Batch:
         sql = ("SELECT instruction_id, digest, code FROM rejected_instructions WHERE "
                + ("instruction_id = ANY(%s)" if pg
                   else "instruction_id IN (SELECT value FROM json_each(?))"))
-        arg: Any = ids if pg else json.dumps(ids)
+        arg: Any = ids if pg else json_array(ids)
         for r in self.conn.exec_driver_sql(sql, (arg,)):
             self.rejected_before[r[0]] = (r[1], r[2])
 
