@@ -23,6 +23,8 @@ from ledger.entries import GENESIS_HASH, EntrySpec, TransferSpec, chain_hash, co
 
 @dataclass(frozen=True, slots=True)
 class AuditReport:
+    """What ``wmc audit verify`` checked and the problems found (none: ``ok``)."""
+
     entries: int
     transfers: int
     problems: tuple[str, ...] = field(default=())

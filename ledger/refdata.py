@@ -44,6 +44,8 @@ ACCOUNT_SCHEMA = Schema((
 
 @dataclass(frozen=True, slots=True)
 class LoadResult:
+    """What loading reference data did: rows read, rows new, rows already there unchanged."""
+
     kind: str
     rows: int
     inserted: int
@@ -130,17 +132,7 @@ def load_accounts(
     *,
     origin: Sequence[tuple[str, int]] | None = None,
 ) -> LoadResult:
-    out = [
-        {
-            "code": r["account"],
-            "bank_id": r["bank_id"],
-            "type": one_of(*ACCOUNT_TYPES)(r["type"]),
-            "currency": currency(r["currency"]).code,
-            "name": r.get("name") or "",
-            "allow_overdraft": bool(r.get("allow_overdraft") or False),
-        }
-        for r in rows
-    ]
+    out = [_account_row(r) for r in rows]
     banks = {r["bank_id"] for r in out}
     known = set(
         conn.execute(
@@ -157,6 +149,18 @@ def load_accounts(
     if unknown:
         raise InputError(unknown)
     return upsert_rows(conn, Account.__table__, ["code"], out, kind="account", origin=origin)  # type: ignore[arg-type]
+
+
+def _account_row(r: Mapping[str, Any]) -> dict[str, Any]:
+    """An accounts-file row as a row of the accounts table, type and currency checked."""
+    return {
+        "code": r["account"],
+        "bank_id": r["bank_id"],
+        "type": one_of(*ACCOUNT_TYPES)(r["type"]),
+        "currency": currency(r["currency"]).code,
+        "name": r.get("name") or "",
+        "allow_overdraft": bool(r.get("allow_overdraft") or False),
+    }
 
 
 def load_file(conn: Connection, kind: str, path: str | Path) -> LoadResult:
@@ -188,14 +192,7 @@ def ensure_accounts(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
     """
     wanted: dict[str, dict[str, Any]] = {}
     for r in rows:
-        wanted.setdefault(r["account"], {
-            "code": r["account"],
-            "bank_id": r["bank_id"],
-            "type": one_of(*ACCOUNT_TYPES)(r["type"]),
-            "currency": currency(r["currency"]).code,
-            "name": r.get("name") or "",
-            "allow_overdraft": bool(r.get("allow_overdraft") or False),
-        })
+        wanted.setdefault(r["account"], _account_row(r))
     if not wanted:
         return 0
     a = Account.__table__.c

@@ -221,8 +221,6 @@ class _Batch:
                         q.net_usage_floor_zero),
             usage, channels, aggregate,
         )
-        self.investment_accounts = frozenset(
-            link.investment_account for links in self.scheme.links.values() for link in links)
         self.rates = RateBook.load(conn)
         banks = sorted(self.markets)
         open_fx_accounts(conn, banks, CURRENCIES)
@@ -236,8 +234,7 @@ class _Batch:
             [transit_account(b, c) for b in banks for c in CURRENCIES]
             + [fx_account(b, role, c) for b in banks for role in CONVERSION_ROLES
                for c in CURRENCIES]
-            + [link.investment_account for links in self.scheme.links.values()
-               for link in links]
+            + sorted(self.scheme.investment_accounts)
         )
         self._leg_cache: dict[tuple[str, dt.date], dt.date] = {}
         self._views: dict[tuple[str, str], BookRates] = {}
@@ -338,7 +335,7 @@ class _Batch:
                 return self._reject(ins, *found)
             link = found
         elif kind == "transfer":
-            investment = self.investment_accounts
+            investment = self.scheme.investment_accounts
             if debit.code in investment or credit.code in investment:
                 acc = debit if debit.code in investment else credit
                 return self._reject(

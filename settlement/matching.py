@@ -75,7 +75,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from ledger.errors import AmountError, InputError, IntegrityError
 from ledger.money import currency, format_amount
@@ -92,15 +92,7 @@ BreakType = Literal[
 ]
 
 #: Every break type, in the order breaks of one value date are listed.
-BREAK_TYPES: Final[tuple[BreakType, ...]] = (
-    "opening_difference",
-    "missing_in_ledger",
-    "missing_in_statement",
-    "amount_mismatch",
-    "date_mismatch",
-    "duplicate",
-    "reversal",
-)
+BREAK_TYPES: Final[tuple[BreakType, ...]] = get_args(BreakType)
 _TYPE_ORDER: Final = {t: i for i, t in enumerate(BREAK_TYPES)}
 
 

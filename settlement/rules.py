@@ -46,15 +46,14 @@ class Scheme:
     links: dict[str, list[Link]] = field(default_factory=dict)
     by_account: dict[str, Link] = field(default_factory=dict)
     products: dict[str, ProductInfo] = field(default_factory=dict)
+    #: Every investor's investment account: principal leaves one only by the scheme's kinds.
+    investment_accounts: set[str] = field(default_factory=set)
 
     def add_link(self, link: Link) -> None:
         self.links.setdefault(link.investor_id, []).append(link)
         self.by_account[link.remittance_account] = link
         self.by_account[link.investment_account] = link
-
-    def is_investment_account(self, code: str) -> bool:
-        link = self.by_account.get(code)
-        return link is not None and link.investment_account == code
+        self.investment_accounts.add(link.investment_account)
 
     def pair(self, investor_id: str | None, debit: str, credit: str,
              outbound: bool) -> Link | Rejection:

@@ -51,7 +51,6 @@ from ledger.migrate import upgrade
 from ledger.money import to_money
 from ledger.posting import post_entries
 from ledger.refdata import ACCOUNT_SCHEMA, BANK_SCHEMA
-from ledger.refdata import LoadResult as LedgerLoad
 from ledger.refdata import close_account as ledger_close_account
 from ledger.refdata import load_accounts as ledger_load_accounts
 from ledger.refdata import load_banks as ledger_load_banks
@@ -270,12 +269,13 @@ class Ledger:
             result = self._write(lambda c: fx_load_rates(c, rows))
         else:
             parsed = _parse_rows(kind, source, _SCHEMAS[kind])  # type: ignore[arg-type]
-            loaders: dict[str, Callable[[Connection, list[dict[str, Any]]], LedgerLoad]] = {
+            loaders: dict[str, Callable[[Connection, list[dict[str, Any]]], LoadResult]] = {
                 "banks": ledger_load_banks, "accounts": ledger_load_accounts,
                 "investors": scheme_load_investors, "products": scheme_load_products,
             }
             loader = loaders[kind]
             result = self._write(lambda c: loader(c, parsed))
+        # The loaders name what they loaded in the singular ("bank"); the API says the kind asked.
         return LoadResult(kind, result.rows, result.inserted, result.unchanged)
 
     def load_banks(self, source: Source) -> LoadResult:
@@ -552,8 +552,7 @@ class Ledger:
     def audit(self) -> AuditResult:
         """Recompute the hash chain and every invariant (``wmc audit verify``)."""
         with self._engine.connect() as conn, conn.begin():
-            result = ledger_audit.verify(conn)
-        return AuditResult(result.entries, result.transfers, tuple(result.problems))
+            return ledger_audit.verify(conn)
 
 
 # -- conversions at the boundary -----------------------------------------------------------------

@@ -13,14 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from moneyed import Money
 
+from ledger.audit import AuditReport as AuditResult
 from ledger.errors import AmountError
 from ledger.money import format_amount, from_money, parse_amount, to_money
+from ledger.refdata import LoadResult
 
 
 def minor_units(amount: Money, currency: str | None = None) -> int:
@@ -125,16 +127,6 @@ class Instruction:
 
 
 # -- what comes out ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LoadResult:
-    """What loading reference data did: rows read, rows new, rows already there unchanged."""
-
-    kind: str
-    rows: int
-    inserted: int
-    unchanged: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -520,19 +512,6 @@ class Reconciliation:
             "ledger_opening": money_text(self.ledger_opening),
             "statement_opening": money_text(self.statement_opening),
         }
-
-
-@dataclass(frozen=True, slots=True)
-class AuditResult:
-    """What ``wmc audit verify`` checked and the problems found (none: ``ok``)."""
-
-    entries: int
-    transfers: int
-    problems: tuple[str, ...] = field(default=())
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 __all__ = [
