@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from benchmarks.raw import raw_insert
 from ledger.db import transaction
 from ledger.entries import EntrySpec, TransferSpec
-from ledger.posting import ENTRY_COLUMNS, TRANSFER_COLUMNS, post_entries
+from ledger.posting import ENTRY_COLUMNS, TRANSFER_COLUMNS, post_entries, write_rows
 from ledger.refdata import load_accounts, load_banks
 
 BATCH = 10_000
@@ -85,8 +84,8 @@ def test_raw_insert(benchmark: Any, ledger: Engine) -> None:
 
     def run(entries: list[tuple[Any, ...]], transfers: list[tuple[Any, ...]]) -> None:
         def work(conn: Any) -> None:
-            raw_insert(conn, "entries", ENTRY_COLUMNS, entries)
-            raw_insert(conn, "transfers", TRANSFER_COLUMNS, transfers)
+            write_rows(conn, "entries", ENTRY_COLUMNS, entries)
+            write_rows(conn, "transfers", TRANSFER_COLUMNS, transfers)
 
         transaction(ledger, work)
 

@@ -95,10 +95,9 @@ def _raw_child(url: str, source: str) -> None:
     """In a child process: copy the very rows the batch wrote (its entries and transfers, from
     the settled database ``source``) into a fresh database with the same schema, by the raw
     route; only the writes are timed."""
-    from benchmarks.raw import raw_insert
     from ledger.db import make_engine
     from ledger.migrate import upgrade
-    from ledger.posting import ENTRY_COLUMNS, TRANSFER_COLUMNS
+    from ledger.posting import ENTRY_COLUMNS, TRANSFER_COLUMNS, write_rows
 
     engine, src = make_engine(url), make_engine(source)
     upgrade(engine)
@@ -123,7 +122,7 @@ def _raw_child(url: str, source: str) -> None:
             for i in range(0, len(rows), 20_000):
                 part = rows[i : i + 20_000]
                 t0 = time.perf_counter()
-                raw_insert(conn, table, cols, part)
+                write_rows(conn, table, cols, part)
                 seconds += time.perf_counter() - t0
             n += len(rows)
             del rows

@@ -115,10 +115,10 @@ def test_a_failed_write_behind_rolls_the_whole_call_back(
 
     real = posting.write_rows
 
-    def failing(conn: Connection, table: str, *args: Any) -> None:
+    def failing(conn: Connection, table: str, *args: Any, **kw: Any) -> None:
         if table == "transfers":
             raise RuntimeError("disk full")
-        real(conn, table, *args)
+        real(conn, table, *args, **kw)
 
     monkeypatch.setattr(posting, "write_rows", failing)
     batch = [entry(f"f{i}", "A-NOSTRO-HKD", "A-CUST-HKD", 7) for i in range(5)]
