@@ -57,6 +57,9 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys = ON")
+        # An INSERT OR REPLACE deletes the row it replaces: with recursive triggers that delete
+        # meets the append-only and no-delete triggers, and is refused like any other.
+        cur.execute("PRAGMA recursive_triggers = ON")
         cur.execute("PRAGMA busy_timeout = 30000")
         if not memory:
             cur.execute("PRAGMA journal_mode = WAL")

@@ -21,7 +21,8 @@ def _ids(conn: object) -> dict[str, int]:
     return {r[0]: r[1] for r in conn.execute(text("SELECT code, id FROM accounts"))}  # type: ignore[attr-defined]
 
 
-def _raw_transfer(engine: Engine, debit: str, credit: str, amount: int, currency: str) -> None:
+def _raw_transfer(engine: Engine, debit: str, credit: str, amount: object,
+                  currency: str) -> None:
     with engine.begin() as c:
         ids = _ids(c)
         c.execute(text(
@@ -39,11 +40,13 @@ def _raw_transfer(engine: Engine, debit: str, credit: str, amount: int, currency
         ("A-NOSTRO-HKD", "A-CUST-HKD", 100, "CNY"),
         ("A-NOSTRO-HKD", "A-CUST-CNY", 100, "HKD"),
         ("A-NOSTRO-CNY", "A-CUST-HKD", 100, "CNY"),
+        ("A-NOSTRO-HKD", "A-CUST-HKD", "abc", "HKD"),
     ],
-    ids=["zero", "negative", "same-account", "wrong-currency", "mixed-debit", "mixed-credit"],
+    ids=["zero", "negative", "same-account", "wrong-currency", "mixed-debit", "mixed-credit",
+         "text-amount"],
 )
 def test_raw_insert_of_a_bad_transfer_is_refused(
-    ledger: Engine, debit: str, credit: str, amount: int, currency: str
+    ledger: Engine, debit: str, credit: str, amount: object, currency: str
 ) -> None:
     with pytest.raises(DBAPIError):
         _raw_transfer(ledger, debit, credit, amount, currency)
@@ -59,6 +62,10 @@ def test_raw_insert_of_a_bad_transfer_is_refused(
         "UPDATE accounts SET currency = 'CNY' WHERE code = 'A-CUST-HKD'",
         "DELETE FROM accounts WHERE code = 'C-CUST-HKD'",
         "UPDATE accounts SET debits_posted = debits_posted + 5000 WHERE code = 'A-CUST-HKD'",
+        # text compares above any number in SQLite: the no-overdraft CHECK alone would pass it
+        "UPDATE accounts SET credits_posted = 'x', debits_posted = 5000 "
+        "WHERE code = 'A-CUST-HKD'",
+        "DELETE FROM ledger_head",
     ],
 )
 def test_raw_update_or_delete_is_refused(ledger: Engine, sql: str) -> None:
@@ -68,11 +75,41 @@ def test_raw_update_or_delete_is_refused(ledger: Engine, sql: str) -> None:
         assert verify(c).ok
 
 
-def test_truncate_is_refused_on_postgres(ledger: Engine) -> None:
+@pytest.mark.parametrize("table", ["transfers", "ledger_head"])
+def test_truncate_is_refused_on_postgres(ledger: Engine, table: str) -> None:
     if ledger.dialect.name != "postgresql":
         pytest.skip("TRUNCATE is PostgreSQL's")
     with pytest.raises(DBAPIError), ledger.begin() as c:
-        c.execute(text("TRUNCATE transfers CASCADE"))
+        c.execute(text(f"TRUNCATE {table} CASCADE"))
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT OR REPLACE INTO entries (seq, id, kind, value_date, digest, posted_at, hash) "
+        "VALUES (1, 'e1', 'forged', '2025-03-03', 'x', 'x', 'x')",
+        "INSERT OR REPLACE INTO transfers (id, entry_seq, debit_account_id, credit_account_id, "
+        "amount, currency, value_date) SELECT 1, 1, debit_account_id, credit_account_id, 999, "
+        "currency, value_date FROM transfers WHERE id = 1",
+        "INSERT OR REPLACE INTO accounts (id, code, bank_id, type, currency) "
+        "SELECT id, code, bank_id, 'asset', currency FROM accounts WHERE code = 'A-CUST-HKD'",
+    ],
+    ids=["entries", "transfers", "accounts"],
+)
+def test_sqlite_insert_or_replace_cannot_rewrite_history(ledger: Engine, sql: str) -> None:
+    if ledger.dialect.name != "sqlite":
+        pytest.skip("INSERT OR REPLACE is SQLite's")
+    with pytest.raises(DBAPIError), ledger.begin() as c:
+        c.execute(text(sql))
+    with ledger.connect() as c:
+        assert verify(c).ok
+
+
+def test_sqlite_refuses_a_fractional_amount(ledger: Engine) -> None:
+    if ledger.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's BIGINT takes no fraction")
+    with pytest.raises(DBAPIError):
+        _raw_transfer(ledger, "A-NOSTRO-HKD", "A-CUST-HKD", 0.5, "HKD")
 
 
 def _disable_append_only(conn: object, dialect: str) -> None:
