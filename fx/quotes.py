@@ -378,23 +378,23 @@ class CrossRate:
 
         Exact when the factor has at most ``places`` decimals, else rounded ROUND_HALF_EVEN.
         """
-        return _decimal_text(self.factor, places)
+        return fraction_text(self.factor, places)
 
     def mid_display(self, places: int = 10) -> str:
-        return _decimal_text(self.mid_factor, places)
+        return fraction_text(self.mid_factor, places)
 
 
-def _decimal_text(value: Fraction, places: int) -> str:
+def fraction_text(value: Fraction, places: int) -> str:
+    """A positive ``value`` as decimal text for people: exact up to ``places`` decimals, else
+    rounded half-even there, once; trailing zeros dropped. In integers only: a Decimal context
+    would round a long number a second time."""
     scaled = value * 10**places
     quotient, remainder = divmod(scaled.numerator, scaled.denominator)
-    # ROUND_HALF_EVEN, spelled out on integers so nothing is rounded twice.
     twice = 2 * remainder
     if twice > scaled.denominator or (twice == scaled.denominator and quotient % 2 == 1):
         quotient += 1
-    text = str(Decimal(quotient).scaleb(-places))
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+    whole, frac = divmod(quotient, 10**places)
+    return f"{whole}.{frac:0{places}d}".rstrip("0").rstrip(".") if places else str(whole)
 
 
 def _direct(sell: str, buy: str, quotes: Mapping[Pair, Quote]) -> Leg | None:

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final
 
@@ -60,7 +59,7 @@ from fx.booking import (
     open_fx_accounts,
 )
 from fx.conversion import Rounding, round_minor
-from fx.quotes import DEFAULT_BOOK
+from fx.quotes import DEFAULT_BOOK, fraction_text
 from fx.schema import RevaluationRow
 from ledger.entries import EntrySpec, TransferSpec
 from ledger.errors import ConflictError, LedgerError
@@ -135,15 +134,9 @@ class RevalueResult:
         }
 
 
-def _rate_display(rate: Fraction | None, places: int = 20) -> str:
-    """``rate`` as decimal text for people: exact up to ``places`` decimals, else half-even."""
-    if rate is None:
-        return ""
-    scaled = round_minor(rate * 10**places, Rounding.HALF_EVEN)
-    text = str(Decimal(scaled).scaleb(-places))
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+def _rate_display(rate: Fraction | None) -> str:
+    """``rate`` as decimal text for people: exact up to 20 decimals, else half-even."""
+    return "" if rate is None else fraction_text(rate, 20)
 
 
 def closing_time(as_of: date) -> datetime:

@@ -44,6 +44,7 @@ CURRENCIES: Final[dict[str, Currency]] = {
 
 # Plain decimal notation only: optional sign, digits, optional fraction. No exponent, no spaces,
 # no thousands separators; "1." and ".5" are refused too, as a back office would never send them.
+MAX_DIGITS: Final = 18  # minor units below 10**18 fit the database's signed 64-bit integers
 _AMOUNT_RE: Final = re.compile(r"([+-]?)([0-9]+)(?:\.([0-9]+))?")
 
 
@@ -105,10 +106,21 @@ def from_decimal(value: Decimal, code: str) -> int:
     if not value.is_finite():
         raise AmountError(f"expected a finite amount, got {value}")
     cur = currency(code)
-    scaled = value.scaleb(cur.minor_units)
-    if scaled != scaled.to_integral_value():
-        raise AmountError(f"{value} has more decimals than {cur.code}'s {cur.minor_units}")
-    return int(scaled)
+    # In integers, not Decimal arithmetic: a context would round a value of more than 28 digits
+    # before it could be refused.
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    shift = exponent + cur.minor_units
+    units = int("".join(map(str, digits)))
+    if units and len(digits) + shift > MAX_DIGITS:
+        raise AmountError(f"{value} is too large for an amount")
+    if shift >= 0:
+        minor: int = units * 10**shift
+    else:
+        minor, rest = divmod(units, 10**-shift)
+        if rest:
+            raise AmountError(f"{value} has more decimals than {cur.code}'s {cur.minor_units}")
+    return -minor if sign else minor
 
 
 def to_money(minor: int, code: str) -> Money:

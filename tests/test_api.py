@@ -213,6 +213,8 @@ def test_convert_at_the_book_rate_and_at_a_dealt_rate(world: Ledger) -> None:
     assert no_rate.code == "no_rate" and no_rate.bought is None
     with pytest.raises(AmountError, match="HKD"):
         world.convert("FX-5", "A-CUST-HKD", "A-CUST-CNY", cny("1.00"))
+    with pytest.raises(InputError, match="float"):  # a float rate is already rounded
+        world.convert("FX-6", "A-CUST-CNY", "A-CUST-HKD", cny("1.00"), rate=1.0625)  # type: ignore[arg-type]
 
 
 # -- settling --------------------------------------------------------------------------------------

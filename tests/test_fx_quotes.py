@@ -364,3 +364,13 @@ def test_every_leg_of_a_cross_must_be_fresh() -> None:
         check_rate_fresh(rate, T0)
     assert info.value.pair == ("HKD", "MOP")
     check_rate_fresh(dealt_rate("CNY", "HKD", Decimal("1.065")), T0)
+
+
+def test_a_long_rate_is_displayed_to_every_place_asked() -> None:
+    from fx.quotes import fraction_text
+
+    # 18 integer digits and 20 decimals: more than a Decimal context's 28 digits.
+    rate = dealt_rate("HKD", "CNY", Decimal("0.000000000000000003"), base="CNY")
+    assert rate.display(20) == "333333333333333333.33333333333333333333"
+    assert fraction_text(Fraction(21, 20), 4) == "1.05"
+    assert fraction_text(Fraction(5, 2), 0) == "2"  # half-even

@@ -72,3 +72,18 @@ def test_money_over_precise_refused() -> None:
         from_money(Money(Decimal("1.005"), "HKD"))
     with pytest.raises(AmountError):
         from_decimal(Decimal("NaN"), "HKD")
+
+
+@pytest.mark.parametrize("text", ["1.000000000000000000000000000001",
+                                  "99999999999.999999999999999999", "0.001"])
+def test_over_precise_decimals_are_refused_whatever_their_length(text: str) -> None:
+    # More than 28 digits: Decimal arithmetic would round them before any check could see it.
+    with pytest.raises(AmountError, match="more decimals"):
+        from_money(Money(text, "HKD"))
+
+
+def test_decimals_too_large_for_the_database_are_refused() -> None:
+    with pytest.raises(AmountError, match="too large"):
+        from_decimal(Decimal("1E+30"), "HKD")
+    assert from_decimal(Decimal("1.000"), "HKD") == 100
+    assert from_decimal(Decimal("-2.5"), "MOP") == -250

@@ -617,9 +617,12 @@ def _entry_spec(entry: Entry, today: dt.date) -> EntrySpec:
 def _rate(rate: Decimal | str | None) -> Decimal | None:
     if rate is None or isinstance(rate, Decimal):
         return rate
+    if not isinstance(rate, str):  # a float is never a rate: it is already rounded
+        raise InputError(f"rate: expected a Decimal or a decimal string like '1.0584', "
+                         f"got {type(rate).__name__} {rate!r}")
     try:
         return Decimal(rate)
-    except (InvalidOperation, TypeError):
+    except InvalidOperation:
         raise InputError(f"rate: expected a decimal rate like 1.0584, got {rate!r}") from None
 
 
