@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,47 @@ def _literal(value: Any) -> str:
     raise ValueError("expected a string, number or boolean")
 
 
+def duplicate_columns(name: str, header: list[str]) -> list[Problem]:
+    """A column named twice in a CSV header: which of the two values would count?"""
+    return [Problem(name, 1, col, "one column of this name (duplicate column)")
+            for col in _repeated(header)]
+
+
+def _repeated(names: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    twice = []
+    for n in names:
+        if n in seen:
+            twice.append(n)
+        seen.add(n)
+    return twice
+
+
+def undecodable_lines(path: Path) -> list[Problem]:
+    """Every line of ``path`` that is not UTF-8, by number (read again, in bytes, only when
+    decoding the file has failed)."""
+    name = str(path)
+    out = []
+    with path.open("rb") as fh:
+        for line, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                out.append(Problem(name, line, "text", f"UTF-8 text ({exc.reason})"))
+    return out or [Problem(name, 0, "file", "UTF-8 text")]
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _DuplicateKey(_repeated(k for k, _ in pairs)[0])
+    return out
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
 def iter_raw(path: Path) -> Iterator[tuple[int, dict[str, str] | Problem]]:
     """Yield ``(line, {column: text})`` per data row, or a Problem for a row that cannot be read.
 
@@ -67,26 +108,35 @@ def iter_raw(path: Path) -> Iterator[tuple[int, dict[str, str] | Problem]]:
                 yield 1, Problem(name, 1, "header", "a header row")
                 return
             header = [h.strip() for h in header]
+            for problem in duplicate_columns(name, header):
+                yield 1, problem
             yield 1, {"__header__": ",".join(header)}
-            for row in reader:
-                line = reader.line_num
-                if not row or row == [""]:
-                    continue
-                if len(row) != len(header):
-                    yield line, Problem(
-                        name, line, "row", f"{len(header)} values, got {len(row)}"
-                    )
-                    continue
-                yield line, dict(zip(header, row, strict=True))
+            try:
+                for row in reader:
+                    line = reader.line_num
+                    if not row or row == [""]:
+                        continue
+                    if len(row) != len(header):
+                        yield line, Problem(
+                            name, line, "row", f"{len(header)} values, got {len(row)}"
+                        )
+                        continue
+                    yield line, dict(zip(header, row, strict=True))
+            except csv.Error as exc:  # a field over the csv module's limit, say: stop there
+                yield reader.line_num, Problem(name, reader.line_num, "row", f"a CSV row ({exc})")
     elif suffix == ".jsonl":
         with path.open(encoding="utf-8") as fh:
             for line, text in enumerate(fh, start=1):
                 if not text.strip():
                     continue
                 try:
-                    obj = json.loads(text, parse_float=str, parse_int=str)
+                    obj = json.loads(text, parse_float=str, parse_int=str,
+                                     object_pairs_hook=_unique_keys)
                 except json.JSONDecodeError as exc:
                     yield line, Problem(name, line, "json", f"a JSON object ({exc.msg})")
+                    continue
+                except _DuplicateKey as exc:
+                    yield line, Problem(name, line, str(exc), "one value (duplicate field)")
                     continue
                 if not isinstance(obj, dict):
                     yield line, Problem(name, line, "json", "a JSON object")
@@ -137,8 +187,8 @@ def read_rows(
             parsed, ok = _parse_row(name, line, raw, schema, known, absent, problems)
             if ok:
                 yield line, parsed
-    except UnicodeDecodeError as exc:
-        raise InputError([Problem(name, 0, "file", f"UTF-8 text ({exc.reason})")]) from None
+    except UnicodeDecodeError:
+        raise InputError(undecodable_lines(path)) from None
 
 
 def _parse_row(

@@ -118,12 +118,17 @@ def upsert_rows(
     return LoadResult(kind, len(rows), len(new), len(rows) - len(new))
 
 
-def load_banks(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> LoadResult:
+def load_banks(
+    conn: Connection,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    origin: Sequence[tuple[str, int]] | None = None,
+) -> LoadResult:
     rows = [
         {"bank_id": r["bank_id"], "name": r["name"], "market": one_of(*MARKETS)(r["market"])}
         for r in rows
     ]
-    return upsert_rows(conn, Bank.__table__, ["bank_id"], rows, kind="bank")  # type: ignore[arg-type]
+    return upsert_rows(conn, Bank.__table__, ["bank_id"], rows, kind="bank", origin=origin)  # type: ignore[arg-type]
 
 
 def load_accounts(
@@ -165,11 +170,10 @@ def _account_row(r: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_file(conn: Connection, kind: str, path: str | Path) -> LoadResult:
     """Load a ``banks`` or ``accounts`` file (all or nothing: the caller owns the transaction)."""
-    if kind == "banks":
-        return load_banks(conn, (r for _, r in read_file(path, BANK_SCHEMA)))
-    if kind == "accounts":
-        rows = read_file(path, ACCOUNT_SCHEMA)
-        return load_accounts(conn, [r for _, r in rows], origin=[(str(path), ln) for ln, _ in rows])
+    if kind in ("banks", "accounts"):
+        rows = read_file(path, BANK_SCHEMA if kind == "banks" else ACCOUNT_SCHEMA)
+        load = load_banks if kind == "banks" else load_accounts
+        return load(conn, [r for _, r in rows], origin=[(str(path), ln) for ln, _ in rows])
     raise InputError(f"unknown reference data kind {kind!r}")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from ledger.errors import InputError, LedgerError, Problem
-from ledger.files import iter_raw
+from ledger.files import duplicate_columns, iter_raw, undecodable_lines
 from ledger.money import CURRENCIES, parse_amount
 
 KINDS: Final = ("transfer", "remit", "repatriate", "convert", "subscribe", "redeem", "fee")
@@ -182,8 +182,8 @@ def read_instructions(path: str | Path, problems: list[Problem]) -> Iterator[Ins
             yield from _read_jsonl(path, parser)
         else:
             raise InputError([Problem(name, 0, "file", "a .csv or .jsonl file")])
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(name, 0, "file", f"UTF-8 text ({exc.reason})"))
+    except UnicodeDecodeError:
+        problems.extend(undecodable_lines(path))
 
 
 def _read_csv(path: Path, parser: _Parser) -> Iterator[Instruction]:
@@ -193,7 +193,9 @@ def _read_csv(path: Path, parser: _Parser) -> Iterator[Instruction]:
         if not header:
             parser._bad(1, "header", "a header row")
             return
-        bad_header = False
+        duplicates = duplicate_columns(parser.name, header)
+        parser.problems.extend(duplicates)
+        bad_header = bool(duplicates)
         for col in header:
             if col not in COLUMNS:
                 parser._bad(1, col, "no such column (unknown column)")
@@ -210,19 +212,22 @@ def _read_csv(path: Path, parser: _Parser) -> Iterator[Instruction]:
         pick = itemgetter(*(header.index(c) if c in header else width for c in COLUMNS))
         in_order = tuple(header) == COLUMNS  # the usual file: rows are already in order
         parse = parser.parse
-        for row in reader:
-            if not row:
-                continue
-            if len(row) != width:
-                line = reader.line_num
-                parser._bad(line, "row", f"{width} values, got {len(row)}")
-                continue
-            if not in_order:
-                row.append("")
-                row = pick(row)
-            ins = parse(reader.line_num, row)
-            if ins is not None:
-                yield ins
+        try:
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) != width:
+                    line = reader.line_num
+                    parser._bad(line, "row", f"{width} values, got {len(row)}")
+                    continue
+                if not in_order:
+                    row.append("")
+                    row = pick(row)
+                ins = parse(reader.line_num, row)
+                if ins is not None:
+                    yield ins
+        except csv.Error as exc:  # a field over the csv module's limit, say: stop there
+            parser._bad(reader.line_num, "row", f"a CSV row ({exc})")
 
 
 def _read_jsonl(path: Path, parser: _Parser) -> Iterator[Instruction]:

@@ -61,6 +61,18 @@ def _accounts(conn: Connection, codes: Iterable[str]) -> dict[str, tuple[str, st
     return out
 
 
+def _investment_owners(conn: Connection, codes: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """investment account -> (investor, channel), for the stored investors among ``codes``."""
+    wanted = sorted(set(codes))
+    inv = Investor.__table__.c
+    out: dict[str, tuple[str, str]] = {}
+    for i in range(0, len(wanted), 2000):
+        stmt = select(inv.investment_account, inv.investor_id, inv.channel).where(
+            inv.investment_account.in_(wanted[i : i + 2000]))
+        out.update((r[0], (r[1], r[2])) for r in conn.execute(stmt))
+    return out
+
+
 def load_investors(
     conn: Connection,
     rows: Sequence[Mapping[str, Any]],
@@ -71,7 +83,8 @@ def load_investors(
         conn, [r["remittance_account"] for r in rows] + [r["investment_account"] for r in rows]
     )
     problems: list[Problem] = []
-    seen_investment: dict[str, tuple[str, str]] = {}
+    # Whose each investment account is: stored investors first, then this file's rows.
+    seen_investment = _investment_owners(conn, [r["investment_account"] for r in rows])
     for i, r in enumerate(rows):
         file, line = origin[i] if origin else ("investors", i + 1)
         home = HOME_MARKETS[r["direction"]]

@@ -73,6 +73,7 @@ def test_same_key_with_other_content_is_an_error_naming_both(db: str, tmp_path: 
                        str(write(tmp_path, "b2.csv", "bank_id,name,market\nA,Other,HK\n")))
     assert code == 2
     assert "Bank A" in err and "Other" in err
+    assert f"{tmp_path / 'b2.csv'}:2" in err  # where the clashing row is
 
 
 def test_bad_file_lists_every_bad_row_and_writes_nothing(db: str, tmp_path: Path) -> None:
@@ -125,3 +126,26 @@ def test_every_command_is_documented() -> None:
         for sub in (subs or {None: None}):
             full = f"wmc {name}" + (f" {sub}" if sub else "")
             assert full in readme, f"{full} is not documented in README.md"
+
+
+def test_a_column_or_key_given_twice_is_refused(db: str, tmp_path: Path) -> None:
+    csv_file = write(tmp_path, "b.csv", "bank_id,name,market,name\nA,Bank A,HK,Other\n")
+    code, _, err = wmc(db, "load", "banks", str(csv_file))
+    assert code == 2 and f"{csv_file}:1: field 'name': " in err and "duplicate" in err
+    jsonl = write(tmp_path, "b.jsonl",
+                  '{"bank_id": "A", "name": "Bank A", "market": "HK", "name": "Other"}\n')
+    code, _, err = wmc(db, "load", "banks", str(jsonl))
+    assert code == 2 and f"{jsonl}:1: field 'name': " in err and "duplicate" in err
+
+
+def test_bytes_that_are_not_utf8_are_named_by_line(db: str, tmp_path: Path) -> None:
+    f = tmp_path / "b.csv"
+    f.write_bytes(b"bank_id,name,market\nA,Bank A,HK\nB,Bank \xff,MO\n")
+    code, _, err = wmc(db, "load", "banks", str(f))
+    assert code == 2 and f"{f}:3: field 'text': UTF-8 text" in err
+
+
+def test_a_field_beyond_the_csv_limit_is_a_problem_not_a_crash(db: str, tmp_path: Path) -> None:
+    f = write(tmp_path, "b.csv", "bank_id,name,market\nA," + "x" * 200_000 + ",HK\n")
+    code, _, err = wmc(db, "load", "banks", str(f))
+    assert code == 2 and f"{f}:" in err and "field 'row': a CSV row" in err

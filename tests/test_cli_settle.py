@@ -134,3 +134,35 @@ def test_reverse(db: str, tmp_path: Path) -> None:
     code, _, _ = wmc(db, "reverse", "C1")  # a conversion: every leg undone
     assert code == 0
     assert wmc(db, "audit", "verify")[0] == 0
+
+
+def test_bad_instruction_files_name_the_line_and_write_nothing(db: str, tmp_path: Path) -> None:
+    header = "instruction_id,kind,debit_account,credit_account,amount,currency,value_date"
+    good = "G1,transfer,S1-REM,S2-REM-BANK,1.00,CNY,2025-03-03"
+    cases = {
+        "twice.csv": (f"{header},amount\n{good},9.00\n".encode(), "1: field 'amount'"),
+        "bytes.csv": (f"{header}\n{good}\nG2,transfer,S1-REM,\xff\n".encode("latin-1"),
+                      "3: field 'text': UTF-8"),
+        "huge.csv": (f"{header}\n{good}\nG2,transfer,{'x' * 200_000},S1,1.00,CNY,"
+                     "2025-03-03\n".encode(), "field 'row': a CSV row"),
+        "twice.jsonl": (b'{"instruction_id": "G1", "kind": "transfer", "debit_account": "S1-REM",'
+                        b' "credit_account": "S2-REM-BANK", "amount": "1.00", "currency": "CNY",'
+                        b' "value_date": "2025-03-03", "amount": "9999.00"}\n',
+                        "1: field 'amount': one value (duplicate field)"),
+    }
+    for name, (content, expected) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        code, _, err = wmc(db, "settle", "run", str(path))
+        assert code == 2 and expected in err and str(path) in err, (name, err)
+    code, out, _ = wmc(db, "report", "balances", "--format", "json", "--account", "S1-REM")
+    assert json.loads(out)[0]["debits"] == "0.00"
+
+
+def test_an_investment_account_already_stored_for_another_investor(db: str,
+                                                                    tmp_path: Path) -> None:
+    clash = tmp_path / "investors.csv"
+    clash.write_text("investor_id,direction,remittance_account,investment_account\n"
+                     "S9,southbound,S1-REM,S1-INV\n", encoding="utf-8")
+    code, _, err = wmc(db, "load", "investors", str(clash))
+    assert code == 2 and f"{clash}:2: field 'investment_account'" in err and "S1/bank" in err
