@@ -100,7 +100,7 @@ def iter_raw(path: Path) -> Iterator[tuple[int, dict[str, str] | Problem]]:
     name = str(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # a BOM is not a column name
             reader = csv.reader(fh)
             try:
                 header = next(reader)
@@ -185,7 +185,7 @@ def read_rows(
                         absent.add(col)
                 continue
             parsed, ok = _parse_row(name, line, raw, schema, known, absent, problems)
-            if ok:
+            if ok and not absent:  # rows without a required column are checked, never handed out
                 yield line, parsed
     except UnicodeDecodeError:
         raise InputError(undecodable_lines(path)) from None

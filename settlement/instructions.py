@@ -187,7 +187,7 @@ def read_instructions(path: str | Path, problems: list[Problem]) -> Iterator[Ins
 
 
 def _read_csv(path: Path, parser: _Parser) -> Iterator[Instruction]:
-    with path.open(newline="", encoding="utf-8") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:  # a BOM is not a column name
         reader = csv.reader(fh)
         header = [h.strip() for h in next(reader, [])]
         if not header:

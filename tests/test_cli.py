@@ -149,3 +149,16 @@ def test_a_field_beyond_the_csv_limit_is_a_problem_not_a_crash(db: str, tmp_path
     f = write(tmp_path, "b.csv", "bank_id,name,market\nA," + "x" * 200_000 + ",HK\n")
     code, _, err = wmc(db, "load", "banks", str(f))
     assert code == 2 and f"{f}:" in err and "field 'row': a CSV row" in err
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(db: str, tmp_path: Path) -> None:
+    f = tmp_path / "b.csv"
+    f.write_bytes("\ufeff".encode() + BANKS.encode())
+    assert wmc(db, "load", "banks", str(f))[0] == 0
+
+
+def test_a_missing_required_column_is_reported_once(db: str, tmp_path: Path) -> None:
+    f = write(tmp_path, "r.csv", "base,quote,bid,ask\nCNY,HKD,1.05,1.06\n")
+    code, _, err = wmc(db, "load", "rates", str(f))
+    assert code == 2 and f"{f}:1: field 'as_of': a required column (missing)" in err
+    assert "NoneType" not in err and f"{f}:2:" not in err
