@@ -58,6 +58,11 @@ TRANSFER_COLUMNS: Final = (
     "id", "entry_seq", "debit_account_id", "credit_account_id", "amount", "currency",
     "value_date", "reference",
 )
+# A poster's pending entry rows leave out the two columns that are the same for every entry it
+# posts (batch_id, posted_at): they are written once per statement, not encoded once per row.
+PENDING_ENTRY_COLUMNS: Final = (
+    "seq", "id", "kind", "value_date", "reverses", "meta", "digest", "hash",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,11 +173,16 @@ class Poster:
         self._in_flight: Future[None] | None = None
         self._date_text: dict[dt.date, str] = {}
         self._meta_cache: dict[int, tuple[Mapping[str, Any], str | None]] = {}
-        self._entry_rows: list[tuple[Any, ...]] = []
+        self._entry_rows: list[tuple[Any, ...]] = []  # in PENDING_ENTRY_COLUMNS
         self._transfer_rows: list[tuple[Any, ...]] = []
         self.posted = 0
         self.duplicates = 0
         self.rejected = 0
+
+    @property
+    def _constants(self) -> dict[str, Any]:
+        """The entry columns left out of the pending rows (see PENDING_ENTRY_COLUMNS)."""
+        return {"batch_id": self.batch_id, "posted_at": self.posted_at}
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -194,6 +204,21 @@ class Poster:
             self._absent.update(i for i in ids if i not in found)
         self.load_accounts(account_codes)
         self._write_behind()
+
+    def maybe_taken(self, entry_ids: Sequence[str]) -> set[str]:
+        """Of the chunk's ``entry_ids`` (as given to :meth:`begin_chunk`), those that are
+        stored, pending, or given more than once: only these need :meth:`check_duplicate`
+        before they are posted; any other id of the chunk is free when its turn comes."""
+        taken = set(self._existing)
+        taken.update(self._prev_new.keys() & entry_ids)
+        if len(set(entry_ids)) != len(entry_ids):
+            seen: set[str] = set()
+            for i in entry_ids:
+                if i in seen:
+                    taken.add(i)
+                else:
+                    seen.add(i)
+        return taken
 
     def _select_digests(self, ids: Sequence[str]) -> dict[str, str]:
         # One parameter per query, not one per id: a JSON array on SQLite, an array on PostgreSQL.
@@ -401,8 +426,7 @@ class Poster:
         ).hexdigest()  # == entries.chain_hash(...), inlined on the hot path
         self._entry_rows.append((
             seq, entry.id, entry.kind, vd_text.get(entry.value_date) or self._date(
-                entry.value_date), batch_id, prepared.reverses_seq,
-            prepared.meta, digest, posted_at, last_hash,
+                entry.value_date), prepared.reverses_seq, prepared.meta, digest, last_hash,
         ))
         self._chunk_new[entry.id] = digest
         self.posted += 1
@@ -457,8 +481,7 @@ class Poster:
         ).hexdigest()
         self._transfer_rows.append((tid, seq, debit.id, credit.id, amount, currency, vd,
                                     reference))
-        self._entry_rows.append((seq, entry_id, kind, vd, batch_id, None, None, digest,
-                                 posted_at, last_hash))
+        self._entry_rows.append((seq, entry_id, kind, vd, None, None, digest, last_hash))
         self._chunk_new[entry_id] = digest
         self.posted += 1
         if len(self._transfer_rows) >= self.flush_every:
@@ -534,19 +557,19 @@ class Poster:
             return
         self._entry_rows, self._transfer_rows = [], []
         if not self._behind:
-            _write_pending(self.conn, entries, transfers, behind=False)
+            _write_pending(self.conn, entries, transfers, self._constants, behind=False)
             return
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="wmc-writer")
         self._in_flight = self._writer.submit(_write_pending, self.conn, entries, transfers,
-                                              behind=True)
+                                              self._constants, behind=True)
 
     def flush(self) -> None:
         """Write the pending rows now, in this thread; return when they are in the database."""
         self.wait()
         entries, transfers = self._entry_rows, self._transfer_rows
         self._entry_rows, self._transfer_rows = [], []
-        _write_pending(self.conn, entries, transfers, behind=False)
+        _write_pending(self.conn, entries, transfers, self._constants, behind=False)
 
     def _stop_writer(self) -> None:
         if self._writer is not None:
@@ -600,21 +623,24 @@ class Poster:
 
 
 def _write_pending(conn: Connection, entries: list[tuple[Any, ...]],
-                   transfers: list[tuple[Any, ...]], *, behind: bool) -> None:
+                   transfers: list[tuple[Any, ...]], constants: Mapping[str, Any], *,
+                   behind: bool) -> None:
     # Entries first: transfers reference them.
     if entries:
-        write_rows(conn, "entries", ENTRY_COLUMNS, entries, behind=behind)
+        write_rows(conn, "entries", PENDING_ENTRY_COLUMNS, entries, behind=behind,
+                   constants=constants)
     if transfers:
         write_rows(conn, "transfers", TRANSFER_COLUMNS, transfers, behind=behind)
 
 
 def write_rows(
     conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
-    *, behind: bool = False,
+    *, behind: bool = False, constants: Mapping[str, Any] | None = None,
 ) -> None:
     """Insert ``rows`` in bulk, straight on the driver's connection, inside the caller's
     transaction: COPY on PostgreSQL; on SQLite the driver's ``executemany``, or with ``behind``
     (the poster's writer thread) one ``INSERT ... SELECT`` from a JSON array of the rows.
+    ``constants`` are more columns, with one value for every row.
 
     ``executemany`` is the faster of the two in one thread, but it binds every row's values
     holding the GIL, taking it back from the thread that judges the next chunk; the one JSON
@@ -623,21 +649,26 @@ def write_rows(
     raw = conn.connection.driver_connection
     if raw is None:  # pragma: no cover - a connection inside a transaction is live
         raise LedgerError("bulk writes need a live database connection")
-    cols = ", ".join(columns)
+    constants = constants or {}
+    cols = ", ".join([*columns, *constants])
+    extra = tuple(constants.values())
     if is_postgres(conn):
         with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(row)
+                copy.write_row(row + extra if extra else row)
         return
     if not behind:
-        marks = ", ".join("?" * len(columns))
-        raw.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+        marks = ", ".join("?" * (len(columns) + len(extra)))
+        raw.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})",
+                        [row + extra for row in rows] if extra else rows)
         return
-    # One statement and one parameter, a JSON array of the rows: the GIL is held only to
-    # encode it and bind it; SQLite decodes and inserts the rows in C without the GIL.
-    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
-    raw.execute(f"INSERT INTO {table} ({cols}) SELECT {picks} FROM json_each(?)",
-                (json_array(rows),))
+    # One statement and one parameter, a JSON array of the rows (and one parameter per
+    # constant): the GIL is held only to encode and bind them; SQLite decodes and inserts the
+    # rows in C without the GIL.
+    picks = ", ".join([*(f"json_extract(value, '$[{i}]')" for i in range(len(columns))),
+                       *(f"?{i}" for i in range(2, len(extra) + 2))])
+    raw.execute(f"INSERT INTO {table} ({cols}) SELECT {picks} FROM json_each(?1)",
+                (json_array(rows), *extra))
 
 
 def post_entries(

@@ -57,6 +57,7 @@ log = structlog.get_logger("wmc.settlement")
 # COPY of its own.
 CHUNK = 5_000
 CHUNK_POSTGRES = 10_000
+LAST_CHUNK_PIECE = 1_000  # transfer rows
 GROSS_KINDS = ("remit", "repatriate")
 _DEBIT, _CREDIT = attrgetter("debit_account"), attrgetter("credit_account")
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
@@ -94,10 +95,14 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _chunks(items: Iterable[Instruction], size: int) -> Iterator[list[Instruction]]:
+def _chunks(items: Iterable[Instruction], size: int) -> Iterator[tuple[list[Instruction], bool]]:
+    """``items`` in lists of ``size``, each with whether it is the last."""
     it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
+    chunk = list(islice(it, size))
+    while chunk:
+        following = list(islice(it, size))
+        yield chunk, not following
+        chunk = following
 
 
 _gc_lock = threading.Lock()
@@ -183,6 +188,7 @@ class _Batch:
         self.rejected_before: dict[str, tuple[str, str]] = {}
         self.rejected_now: dict[str, tuple[str, str]] = {}
         self.count = self.accepted = self.duplicates = 0
+        self._maybe_seen: set[str] = set()  # ids of the chunk that may have been seen before
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -254,13 +260,22 @@ class _Batch:
             self._load_reference()
             progress = self.options.progress
             size = CHUNK_POSTGRES if is_postgres(conn) else CHUNK
-            for chunk in _chunks(read_instructions(self.path, self.problems), size):
+            for chunk, last in _chunks(read_instructions(self.path, self.problems), size):
                 self.count += len(chunk)
+                if last:
+                    # What is left to write after the last instruction is written in the
+                    # caller's thread: keep it short by writing the last chunk in pieces.
+                    poster.flush_every = LAST_CHUNK_PIECE
                 if not self.problems:  # a refused file: keep reading only to list every problem
                     ids = [i.instruction_id for i in chunk]
                     poster.wait()  # the connection is ours until begin_chunk starts a write
                     self._fetch_rejected(ids)
                     poster.begin_chunk(ids, {*map(_DEBIT, chunk), *map(_CREDIT, chunk)})
+                    # Most ids were never seen before and come once: only the others need
+                    # the per-id duplicate checks.
+                    self._maybe_seen = poster.maybe_taken(ids)
+                    self._maybe_seen.update(self.rejected_before)
+                    self._maybe_seen.update(self.rejected_now.keys() & ids)
                     for ins in chunk:
                         self._settle(ins)
                 if progress is not None:
@@ -297,8 +312,9 @@ class _Batch:
         iid = ins.instruction_id
         if self._moving:
             self._moving.clear()
-        dup = poster.check_duplicate(iid, ins.digest)
-        if dup is None:
+        if iid not in self._maybe_seen:
+            pass
+        elif (dup := poster.check_duplicate(iid, ins.digest)) is None:
             earlier = self.rejected_now.get(iid) or self.rejected_before.get(iid)
             if earlier is not None:
                 if earlier[0] == ins.digest:

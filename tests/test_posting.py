@@ -109,6 +109,29 @@ def test_ids_stay_known_while_their_rows_are_written_behind(ledger: Engine,
         assert verify(c).ok
 
 
+def test_maybe_taken_names_every_id_that_needs_a_duplicate_check(ledger: Engine) -> None:
+    """Stored ids, ids of the chunk before (not yet written) and ids given twice in the chunk;
+    an id outside these is free when its turn comes."""
+    from ledger.posting import Poster
+
+    post(ledger, [entry("stored", "A-NOSTRO-HKD", "A-CUST-HKD", 5)])
+
+    def work(conn: Connection) -> tuple[set[str], set[str]]:
+        with Poster(conn, posted_at=POSTED_AT) as poster:
+            accounts = ["A-NOSTRO-HKD", "A-CUST-HKD"]
+            first = ["p1", "stored", "p2"]
+            poster.begin_chunk(first, accounts)
+            before = poster.maybe_taken(first)
+            poster.post(entry("p1", "A-NOSTRO-HKD", "A-CUST-HKD", 1))
+            second = ["p1", "new", "twice", "twice", "stored", "p3"]
+            poster.begin_chunk(second, accounts)
+            return before, poster.maybe_taken(second)
+
+    before, after = transaction(ledger, work)
+    assert before == {"stored"}
+    assert after == {"p1", "twice", "stored"}
+
+
 def test_a_failed_write_behind_rolls_the_whole_call_back(
         ledger: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     import ledger.posting as posting

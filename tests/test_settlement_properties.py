@@ -35,6 +35,13 @@ def batches(draw: st.DrawFn) -> list[dict[str, str]]:
             amount = f"{draw(st.integers(1, 1_600_000))}.{draw(st.integers(0, 99)):02d}"
             rows.append(ins(f"R{i}", "repatriate" if back else "remit", acc if back else rem,
                             rem if back else acc, amount, "CNY", investor_id=inv))
+        if draw(st.integers(0, 5)) == 0:
+            # An id again, in this chunk or a later one, after it was accepted or rejected:
+            # as it was (a duplicate) or with another amount (different content).
+            again = dict(draw(st.sampled_from(rows[4:])))
+            if draw(st.booleans()):
+                again["amount"] = "1.00"
+            rows.append(again)
     return rows
 
 
