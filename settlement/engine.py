@@ -267,15 +267,7 @@ class _Batch:
                     # caller's thread: keep it short by writing the last chunk in pieces.
                     poster.flush_every = LAST_CHUNK_PIECE
                 if not self.problems:  # a refused file: keep reading only to list every problem
-                    ids = [i.instruction_id for i in chunk]
-                    poster.wait()  # the connection is ours until begin_chunk starts a write
-                    self._fetch_rejected(ids)
-                    poster.begin_chunk(ids, {*map(_DEBIT, chunk), *map(_CREDIT, chunk)})
-                    # Most ids were never seen before and come once: only the others need
-                    # the per-id duplicate checks.
-                    self._maybe_seen = poster.maybe_taken(ids)
-                    self._maybe_seen.update(self.rejected_before)
-                    self._maybe_seen.update(self.rejected_now.keys() & ids)
+                    self._begin_chunk(chunk)
                     for ins in chunk:
                         self._settle(ins)
                 if progress is not None:
@@ -307,28 +299,45 @@ class _Batch:
         if first:
             self.rejected_now[ins.instruction_id] = (ins.digest, code)
 
+    def _begin_chunk(self, chunk: list[Instruction]) -> None:
+        """Fetch what the chunk's instructions need; name the ids that may be seen before."""
+        ids = [i.instruction_id for i in chunk]
+        self.poster.wait()  # the connection is ours until begin_chunk starts a write
+        self._fetch_rejected(ids)
+        self.poster.begin_chunk(ids, {*map(_DEBIT, chunk), *map(_CREDIT, chunk)})
+        # Most ids were never seen before and come once: only the others are looked up one by
+        # one (see _judged_before).
+        self._maybe_seen = self.poster.maybe_taken(ids)
+        self._maybe_seen.update(self.rejected_before)
+        self._maybe_seen.update(self.rejected_now.keys() & ids)
+
+    def _judged_before(self, ins: Instruction) -> bool:
+        """Count ``ins`` as a duplicate or reject it if its id was posted or rejected before
+        (in an earlier batch or earlier in this one); False if it is new."""
+        iid = ins.instruction_id
+        dup = self.poster.check_duplicate(iid, ins.digest)
+        if dup is None:
+            earlier = self.rejected_now.get(iid) or self.rejected_before.get(iid)
+            if earlier is None:
+                return False
+            if earlier[0] == ins.digest:
+                self.duplicates += 1  # judged before: its rejection stands
+            else:
+                self._reject(ins, "exists_with_different_content",
+                             f"instruction {iid!r} was judged before with other content "
+                             f"(rejected: {earlier[1]})", first=False)
+        elif dup.code == DUPLICATE:
+            self.duplicates += 1
+        else:
+            self._reject(ins, dup.code, dup.message, first=False)
+        return True
+
     def _settle(self, ins: Instruction) -> None:
         poster = self.poster
         iid = ins.instruction_id
         if self._moving:
             self._moving.clear()
-        if iid not in self._maybe_seen:
-            pass
-        elif (dup := poster.check_duplicate(iid, ins.digest)) is None:
-            earlier = self.rejected_now.get(iid) or self.rejected_before.get(iid)
-            if earlier is not None:
-                if earlier[0] == ins.digest:
-                    self.duplicates += 1  # judged before: its rejection stands
-                else:
-                    self._reject(ins, "exists_with_different_content",
-                                 f"instruction {iid!r} was judged before with other content "
-                                 f"(rejected: {earlier[1]})", first=False)
-                return
-        elif dup.code == DUPLICATE:
-            self.duplicates += 1
-            return
-        else:
-            self._reject(ins, dup.code, dup.message, first=False)
+        if iid in self._maybe_seen and self._judged_before(ins):
             return
         accounts = poster.accounts  # loaded for the chunk by begin_chunk
         debit = accounts.get(ins.debit_account) or poster.account(ins.debit_account)
