@@ -318,11 +318,21 @@ class FastRate:
 
     def convert(self, amount: int, mode: Rounding = Rounding.HALF_EVEN) -> Conversion:
         """Exactly :func:`fx.conversion.convert` ``(amount, self.rate, mode)``, in integers."""
+        buy, mid, spread, rounding = self.amounts(amount, mode)
+        rate = self.rate
+        return Conversion(
+            rate.sell, rate.buy, amount, buy, mid, spread, rounding,
+            Fraction(amount * self.exact_num, self.exact_den),
+            Fraction(amount * self.mid_num, self.mid_den), mode, rate,
+        )
+
+    def amounts(self, amount: int,
+                mode: Rounding = Rounding.HALF_EVEN) -> tuple[int, int, int, int]:
+        """The buy, mid, spread and rounding amounts of :meth:`convert`, without the exact
+        values as fractions: what the settlement hot path needs of a conversion."""
         if type(amount) is not int or amount <= 0:
-            return convert(amount, self.rate, mode)  # raises the same AmountError
-        en = amount * self.exact_num
-        ed = self.exact_den
-        q, r = divmod(en, ed)
+            convert(amount, self.rate, mode)  # raises the same AmountError
+        q, r = divmod(amount * self.exact_num, ed := self.exact_den)
         if mode is Rounding.HALF_EVEN:
             twice = 2 * r
             buy = q + 1 if twice > ed or (twice == ed and q & 1) else q
@@ -331,21 +341,15 @@ class FastRate:
         elif mode is Rounding.HALF_UP:
             buy = q + 1 if 2 * r >= ed else q  # the value is positive: a half goes up
         else:
-            return convert(amount, self.rate, mode)  # raises for an unknown mode
-        mn = amount * self.mid_num
-        md = self.mid_den
-        q, r = divmod(mn, md)
+            c = convert(amount, self.rate, mode)  # raises for an unknown mode
+            return c.buy_amount, c.mid_amount, c.spread, c.rounding
+        q, r = divmod(amount * self.mid_num, md := self.mid_den)
         twice = 2 * r
         mid = q + 1 if twice > md or (twice == md and q & 1) else q
-        sd = self.spread_den
-        q, r = divmod(amount * self.spread_num, sd)
+        q, r = divmod(amount * self.spread_num, sd := self.spread_den)
         twice = 2 * r
         spread = q + 1 if twice > sd or (twice == sd and q & 1) else q
-        rate = self.rate
-        return Conversion(
-            rate.sell, rate.buy, amount, buy, mid, spread, mid - buy - spread,
-            Fraction(en, ed), Fraction(mn, md), mode, rate,
-        )
+        return buy, mid, spread, mid - buy - spread
 
 
 # -- the rate book -------------------------------------------------------------------------------

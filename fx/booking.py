@@ -84,7 +84,7 @@ from fx.quotes import (
     StaleRate,
     dealt_rate,
 )
-from ledger.entries import EntrySpec, TransferSpec
+from ledger.entries import EntrySpec, TransferSpec, TransferTuple
 from ledger.errors import AmountError, LedgerError, NotFound
 from ledger.money import from_money
 from ledger.posting import DUPLICATE, OK, Result, post_entries
@@ -208,11 +208,33 @@ def _with_extra(meta: Mapping[str, str], extra: Mapping[str, Any] | None) -> Map
     return {**meta, **extra}
 
 
-def _leg(debit: str, credit: str, amount: int, cur: str, ref: str | None) -> TransferSpec:
+def _leg(debit: str, credit: str, amount: int, cur: str,
+         ref: str | None) -> TransferTuple:
     """``amount`` from debit to credit; a negative amount goes the other way."""
     if amount < 0:
-        return TransferSpec(credit, debit, -amount, cur, None, ref)
-    return TransferSpec(debit, credit, amount, cur, None, ref)
+        return (credit, debit, -amount, cur, None, ref)
+    return (debit, credit, amount, cur, None, ref)
+
+
+def conversion_legs(
+    debit_account: str, credit_account: str, bank_id: str, sell: str, buy: str,
+    amounts: tuple[int, int, int, int], reference: str | None = None,
+) -> list[TransferTuple]:
+    """The transfers of one customer conversion by ``bank_id`` (see the module docstring), as
+    plain tuples in :class:`TransferSpec` order, all on the entry's value date. ``amounts``:
+    the sell, buy, spread and rounding amounts of the :class:`Conversion`."""
+    sell_amount, buy_amount, spread, rounding = amounts
+    position = f"{bank_id}:{POSITION}:{buy}"
+    legs: list[TransferTuple] = [
+        (debit_account, f"{bank_id}:{POSITION}:{sell}", sell_amount, sell, None, reference)
+    ]
+    if buy_amount:
+        legs.append((position, credit_account, buy_amount, buy, None, reference))
+    if spread:
+        legs.append(_leg(position, f"{bank_id}:{INCOME}:{buy}", spread, buy, reference))
+    if rounding:
+        legs.append(_leg(position, f"{bank_id}:{ROUNDING}:{buy}", rounding, buy, reference))
+    return legs
 
 
 def conversion_entry(
@@ -235,20 +257,11 @@ def conversion_entry(
     idempotency fingerprint when the caller has one (an instruction's), else its content's.
     """
     c = conversion
-    sell, buy = c.sell, c.buy
-    position = f"{bank_id}:{POSITION}:{buy}"
-    legs = [
-        TransferSpec(debit_account, f"{bank_id}:{POSITION}:{sell}", c.sell_amount, sell, None,
-                     reference),
-    ]
-    if c.buy_amount:
-        legs.append(TransferSpec(position, credit_account, c.buy_amount, buy, None, reference))
-    if c.spread:
-        legs.append(_leg(position, f"{bank_id}:{INCOME}:{buy}", c.spread, buy, reference))
-    if c.rounding:
-        legs.append(_leg(position, f"{bank_id}:{ROUNDING}:{buy}", c.rounding, buy, reference))
-    meta = _with_extra(rate_meta(c.rate, c.mode), extra_meta)
-    return EntrySpec(entry_id, kind, value_date, tuple(legs), meta, digest=digest)
+    legs = conversion_legs(debit_account, credit_account, bank_id, c.sell, c.buy,
+                           (c.sell_amount, c.buy_amount, c.spread, c.rounding), reference)
+    meta = _with_extra(rate_meta(conversion.rate, conversion.mode), extra_meta)
+    return EntrySpec(entry_id, kind, value_date, tuple(TransferSpec(*leg) for leg in legs), meta,
+                     digest=digest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +313,7 @@ def block_entries(
     block = deal.block
     income, rounding = f"{bank_id}:{INCOME}:{buy}", f"{bank_id}:{ROUNDING}:{buy}"
     legs = [
-        _leg(position, account, amount, buy, reference)
+        TransferSpec(*_leg(position, account, amount, buy, reference))
         for account, amount in (
             (income, block.spread), (rounding, block.rounding), (rounding, deal.residue)
         )

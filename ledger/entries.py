@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
@@ -34,6 +34,10 @@ class TransferSpec(NamedTuple):
     currency: str
     value_date: dt.date | None = None  # None: the entry's value date
     reference: str | None = None
+
+
+#: A transfer as a plain tuple, in :class:`TransferSpec` order: what the posting hot path takes.
+TransferTuple = tuple[str, str, int, str, dt.date | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +72,20 @@ def content_text(entry: EntrySpec, meta_text: str | None = None) -> str:
 
     ``meta_text`` is ``canonical_meta(entry.meta)`` when the caller has it already.
     """
-    vd = entry.value_date
-    meta = meta_text if meta_text is not None else (
-        canonical_meta(entry.meta) if entry.meta else "")
-    text = f"{entry.id}\x1f{entry.kind}\x1f{vd}\x1f{entry.reverses or ''}\x1f{meta}"
-    for t in entry.transfers:
-        text += (
-            f"\x1e{t.debit}\x1f{t.credit}\x1f{t.amount}\x1f{t.currency}\x1f"
-            f"{t.value_date or vd}\x1f{t.reference or ''}"
-        )
+    meta = meta_text if meta_text is not None else (canonical_meta(entry.meta) or "")
+    return legs_content_text(entry.id, entry.kind, entry.value_date, entry.reverses, meta,
+                             entry.transfers)
+
+
+def legs_content_text(entry_id: str, kind: str, value_date: dt.date, reverses: str | None,
+                      meta_text: str, transfers: Iterable[TransferTuple]) -> str:
+    """:func:`content_text` of an entry given by its parts, its transfers as plain tuples in
+    :class:`TransferSpec` order (debit, credit, amount, currency, value date, reference)."""
+    vd = value_date
+    text = f"{entry_id}\x1f{kind}\x1f{vd}\x1f{reverses or ''}\x1f{meta_text}"
+    for debit, credit, amount, currency, leg_vd, reference in transfers:
+        text += (f"\x1e{debit}\x1f{credit}\x1f{amount}\x1f{currency}\x1f{leg_vd or vd}\x1f"
+                 f"{reference or ''}")
     return text
 
 

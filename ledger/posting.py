@@ -40,9 +40,11 @@ from ledger.entries import (
     DEBIT_NORMAL,
     EntrySpec,
     TransferSpec,
+    TransferTuple,
     canonical_meta,
     content_text,
     digest_text,
+    legs_content_text,
 )
 from ledger.errors import LedgerError
 from ledger.money import format_amount
@@ -117,11 +119,13 @@ class AccountState:
         return self.credits - self.debits
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """An entry that passed every check, ready for :meth:`Poster.apply`."""
+class Prepared(NamedTuple):
+    """An entry that passed every check, ready for :meth:`Poster.apply` (a named tuple: one is
+    made per conversion)."""
 
-    entry: EntrySpec
+    entry_id: str
+    kind: str
+    value_date: dt.date
     digest: str
     content: str
     meta: str | None  # the entry's meta as canonical JSON
@@ -303,31 +307,43 @@ class Poster:
             if isinstance(found, Rejection):
                 return found
             reverses_seq = found
+        return self.prepare_legs(entry.id, entry.kind, entry.value_date, entry.transfers,
+                                 meta=entry.meta, digest=digest or entry.digest,
+                                 reverses=entry.reverses, reverses_seq=reverses_seq,
+                                 content=content)
+
+    def prepare_legs(
+        self, entry_id: str, kind: str, value_date: dt.date,
+        transfers: Sequence[TransferTuple], *,
+        meta: Mapping[str, Any] | None = None, digest: str | None = None,
+        reverses: str | None = None, reverses_seq: int | None = None,
+        content: str | None = None,
+    ) -> Prepared | Rejection:
+        """:meth:`prepare` for an entry given by its parts, its transfers as plain tuples (a
+        :class:`~ledger.entries.TransferSpec` is one): what a caller on a hot path builds
+        instead of an :class:`EntrySpec`. ``reverses_seq`` is the seq of ``reverses``, found."""
         accounts = self.accounts
-        entry_vd = entry.value_date
         legs = []
-        for t in entry.transfers:
-            debit = accounts.get(t.debit) or self.account(t.debit)
-            credit = accounts.get(t.credit) or self.account(t.credit)
+        for debit_code, credit_code, amount, currency, leg_vd, reference in transfers:
+            debit = accounts.get(debit_code) or self.account(debit_code)
+            credit = accounts.get(credit_code) or self.account(credit_code)
             if debit is None or credit is None:
-                missing = t.debit if debit is None else t.credit
+                missing = debit_code if debit is None else credit_code
                 return Rejection("unknown_account", f"account {missing!r} does not exist")
             if debit.closed or credit.closed:
                 closed = debit.code if debit.closed else credit.code
                 return Rejection("account_closed", f"account {closed!r} is closed")
             if debit is credit:
                 return Rejection("accounts_must_be_different", "debit and credit are one account")
-            currency = t.currency
             if currency != debit.currency or currency != credit.currency:
                 return Rejection(
                     "currency_mismatch",
                     f"{currency} transfer between {debit.code} ({debit.currency}) and "
                     f"{credit.code} ({credit.currency})",
                 )
-            amount = t.amount
             if type(amount) is not int or amount <= 0:
                 return Rejection("amount_must_be_positive", f"amount {amount!r} is not > 0")
-            legs.append((debit, credit, amount, currency, t.value_date or entry_vd, t.reference))
+            legs.append((debit, credit, amount, currency, leg_vd or value_date, reference))
         if len(legs) == 1:
             # The common case: a debit lowers a guarded credit-normal account, a credit lowers
             # a guarded debit-normal one; nothing else can overdraw.
@@ -360,11 +376,12 @@ class Poster:
             for acc, delta in deltas.values():
                 if delta < 0 and acc.balance + delta < 0:
                     return self._insufficient(acc, -delta)
-        meta = self._meta_text(entry.meta)
+        meta_text = self._meta_text(meta)
         if content is None:
-            content = content_text(entry, meta or "")
-        return Prepared(entry, digest or entry.digest or digest_text(content), content, meta,
-                        tuple(legs), reverses_seq)
+            content = legs_content_text(entry_id, kind, value_date, reverses, meta_text or "",
+                                        transfers)
+        return Prepared(entry_id, kind, value_date, digest or digest_text(content), content,
+                        meta_text, tuple(legs), reverses_seq)
 
     def _meta_text(self, meta: Mapping[str, Any] | None) -> str | None:
         # Many entries share one meta object (every conversion at one rate): encode it once.
@@ -406,7 +423,6 @@ class Poster:
 
     def apply(self, prepared: Prepared) -> int:
         """Post a prepared entry: running totals, chain hash, pending rows. Returns its seq."""
-        entry = prepared.entry
         self.seq = seq = self.seq + 1
         rows = self._transfer_rows
         first = tid = self.transfer_id + 1
@@ -424,11 +440,12 @@ class Poster:
             f"{self.last_hash}\x1e{seq}\x1f{first}\x1f{batch_id or ''}\x1f{posted_at}\x1f"
             f"{digest}\x1e{prepared.content}".encode()
         ).hexdigest()  # == entries.chain_hash(...), inlined on the hot path
+        value_date = prepared.value_date
         self._entry_rows.append((
-            seq, entry.id, entry.kind, vd_text.get(entry.value_date) or self._date(
-                entry.value_date), prepared.reverses_seq, prepared.meta, digest, last_hash,
+            seq, prepared.entry_id, prepared.kind, vd_text.get(value_date) or self._date(
+                value_date), prepared.reverses_seq, prepared.meta, digest, last_hash,
         ))
-        self._chunk_new[entry.id] = digest
+        self._chunk_new[prepared.entry_id] = digest
         self.posted += 1
         if len(rows) >= self.flush_every:
             self._write_behind()

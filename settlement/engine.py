@@ -35,11 +35,16 @@ import structlog
 from sqlalchemy import Connection, Engine, text
 
 from fx.book import BookRates, RateBook
-from fx.booking import CONVERSION_ROLES, conversion_entry, fx_account, open_fx_accounts
+from fx.booking import (
+    CONVERSION_ROLES,
+    conversion_legs,
+    fx_account,
+    open_fx_accounts,
+    rate_meta,
+)
 from fx.conversion import Rounding, convert
 from fx.quotes import NoRate, StaleRate, dealt_rate
 from ledger.db import is_postgres, json_array, transaction
-from ledger.entries import EntrySpec, TransferSpec
 from ledger.errors import BatchRolledBack, InputError, Problem
 from ledger.posting import DUPLICATE, AccountState, Poster, Prepared, Rejection
 from ledger.refdata import ensure_accounts
@@ -378,28 +383,25 @@ class _Batch:
                 return self._reject(ins, *not_eligible)
         prepared: Prepared | None = None
         rejection: Rejection | None
+        judged: Prepared | Rejection | None
         if kind == "convert":
-            spec = self._conversion(ins, debit, credit)
-            if isinstance(spec, tuple):
-                return self._reject(ins, *spec)
-            settle_date = spec.value_date
+            judged = self._conversion(ins, debit, credit)
+            settle_date = ins.value_date if isinstance(judged, Rejection) else judged.value_date
         else:
             d_market, c_market = self.markets[debit.bank_id], self.markets[credit.bank_id]
             settle_date = d_date = self._leg_date(ins, d_market)
             c_date = d_date if c_market == d_market else self._leg_date(ins, c_market)
             if c_date == d_date:
-                spec = None
+                judged = None
             else:
-                spec = self._split_entry(ins, debit, credit, d_date, c_date)
+                judged = self._split_entry(ins, debit, d_date, c_date)
                 settle_date = max(d_date, c_date)
-        if spec is None:  # one transfer, one value date: the fast path
+        if judged is None:  # one transfer, one value date: the fast path
             rejection = poster.check_transfer(debit, credit, ins.amount, ins.currency)
+        elif isinstance(judged, Rejection):
+            rejection = judged
         else:
-            judged = poster.prepare(spec, ins.digest)
-            if isinstance(judged, Rejection):
-                rejection = judged
-            else:
-                rejection, prepared = None, judged
+            rejection, prepared = None, judged
         if rejection is not None:
             return self._reject(ins, rejection.code, rejection.message)
         if link is not None:  # remit or repatriate: the quota counts it
@@ -477,51 +479,55 @@ class _Batch:
             self._moving.append(MovedDate(ins.instruction_id, market, requested, rolled, reason))
         return rolled
 
-    def _split_entry(self, ins: Instruction, debit: AccountState, credit: AccountState,
-                     d_date: dt.date, c_date: dt.date) -> EntrySpec:
+    def _split_entry(self, ins: Instruction, debit: AccountState, d_date: dt.date,
+                     c_date: dt.date) -> Prepared | Rejection:
         """A market closed on one side moves that side's leg only: the money waits in the
         payer bank's transit account between the two value dates."""
         transit = transit_account(debit.bank_id, ins.currency)
         ref = ins.reference or ins.instruction_id
-        return EntrySpec(ins.instruction_id, ins.kind, d_date, (
-            TransferSpec(ins.debit_account, transit, ins.amount, ins.currency, d_date, ref),
-            TransferSpec(transit, ins.credit_account, ins.amount, ins.currency, c_date, ref),
+        amount, currency = ins.amount, ins.currency
+        return self.poster.prepare_legs(ins.instruction_id, ins.kind, d_date, (
+            (ins.debit_account, transit, amount, currency, d_date, ref),
+            (transit, ins.credit_account, amount, currency, c_date, ref),
         ), digest=ins.digest)
 
     def _conversion(self, ins: Instruction, debit: AccountState,
-                    credit: AccountState) -> EntrySpec | tuple[str, str]:
+                    credit: AccountState) -> Prepared | Rejection:
+        """The conversion's entry, judged; or why it cannot be made."""
         if debit.currency != ins.currency:
-            return ("currency_mismatch", f"convert sells {ins.currency} from {debit.code}, "
-                                         f"which holds {debit.currency}")
+            return Rejection("currency_mismatch", f"convert sells {ins.currency} from "
+                                                  f"{debit.code}, which holds {debit.currency}")
         if credit.currency == ins.currency:
-            return ("currency_mismatch", f"convert buys another currency than {ins.currency}; "
-                                         f"{credit.code} holds {credit.currency}")
+            return Rejection("currency_mismatch", "convert buys another currency than "
+                             f"{ins.currency}; {credit.code} holds {credit.currency}")
         if debit.bank_id != credit.bank_id:
-            return ("convert_across_banks", "a conversion happens inside one bank; "
-                                            f"{debit.code} and {credit.code} are at two")
+            return Rejection("convert_across_banks", "a conversion happens inside one bank; "
+                                                     f"{debit.code} and {credit.code} are at two")
         market = self.markets[debit.bank_id]
         value_date = self._leg_date(ins, market)
         mode = self._rounding.get(ins.book)
         if mode is None:
             mode = self._rounding[ins.book] = Rounding(self.settings.fx.rounding_for(ins.book))
+        buy = credit.currency
         try:
             if ins.rate is not None:
-                conversion = convert(ins.amount,
-                                     dealt_rate(ins.currency, credit.currency, ins.rate), mode)
+                c = convert(ins.amount, dealt_rate(ins.currency, buy, ins.rate), mode)
+                rate, amounts = c.rate, (c.sell_amount, c.buy_amount, c.spread, c.rounding)
             else:
                 at = ins.submitted_at or dt.datetime.combine(
                     ins.value_date, self.settings.cutoffs.for_currency(ins.currency), MARKET_TZ)
-                conversion = self._book_view(ins.book, market).convert(
-                    ins.amount, ins.currency, credit.currency, at, mode)
+                fast = self._book_view(ins.book, market).fast_rate(ins.currency, buy, at)
+                rate = fast.rate
+                buy_amount, _mid, spread, rounding = fast.amounts(ins.amount, mode)
+                amounts = (ins.amount, buy_amount, spread, rounding)
         except StaleRate as exc:
-            return ("stale_rate", str(exc))
+            return Rejection("stale_rate", str(exc))
         except NoRate as exc:
-            return ("no_rate", str(exc))
-        return conversion_entry(
-            ins.instruction_id, debit_account=debit.code, credit_account=credit.code,
-            bank_id=debit.bank_id, conversion=conversion, value_date=value_date,
-            reference=ins.reference or ins.instruction_id, digest=ins.digest,
-        )
+            return Rejection("no_rate", str(exc))
+        legs = conversion_legs(debit.code, credit.code, debit.bank_id, ins.currency, buy,
+                               amounts, ins.reference or ins.instruction_id)
+        return self.poster.prepare_legs(ins.instruction_id, ins.kind, value_date, legs,
+                                        meta=rate_meta(rate, mode), digest=ins.digest)
 
     def _book_view(self, book: str, market: str) -> BookRates:
         view = self._views.get((book, market))

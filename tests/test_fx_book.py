@@ -501,4 +501,7 @@ def test_the_fast_conversion_is_exactly_convert(
     other = Quote("default", "USD", "HKD", Decimal("7.77"), Decimal("7.79"), T0)
     view = RateBook([quote, other]).view()
     rate = view.rate_for(*pair, T0)
-    assert view.convert(amount, *pair, T0, mode) == convert(amount, rate, mode)
+    expected = convert(amount, rate, mode)
+    assert view.convert(amount, *pair, T0, mode) == expected
+    assert view.fast_rate(*pair, T0).amounts(amount, mode) == (
+        expected.buy_amount, expected.mid_amount, expected.spread, expected.rounding)
