@@ -17,21 +17,23 @@ judged: the bulk statements run in the driver's C code without the GIL (one stat
 thousand rows), so the database works on one core while Python judges on the other. The thread
 uses the same connection and transaction, never at the same time as the poster: every read
 first waits for the write in flight (:meth:`Poster.wait`), and the ids of rows not yet in the
-database are held in memory until they are. A failed write surfaces at the next wait, in the
-caller's thread, and the transaction rolls back as for any other error. Only connections of
-engines made by :func:`ledger.db.make_engine` are written behind (they may be used from another
-thread); any other connection gets the same writes, at the same points, in the caller's thread.
+database are held in memory until they are. The lookups for a chunk to come
+(:meth:`Poster.lookup`) run in that thread too, after the write before them. A failed write
+surfaces at the next wait, in the caller's thread, and the transaction rolls back as for any
+other error. Only connections of engines made by :func:`ledger.db.make_engine` are written
+behind (they may be used from another thread); any other connection gets the same writes, at
+the same points, in the caller's thread.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from hashlib import sha256
 from itertools import islice
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, text
 
@@ -48,6 +50,8 @@ from ledger.entries import (
 )
 from ledger.errors import LedgerError
 from ledger.money import format_amount
+
+T = TypeVar("T")
 
 OK: Final = "ok"
 DUPLICATE: Final = "duplicate"
@@ -133,6 +137,16 @@ class Prepared(NamedTuple):
     reverses_seq: int | None
 
 
+class Lookup(NamedTuple):
+    """What :meth:`Poster.lookup` found for a chunk: which of its ids are stored (with their
+    digests), and the rows of the accounts it named that were not loaded yet."""
+
+    ids: list[str]
+    stored: dict[str, str]  # id -> digest
+    wanted: list[str]  # account codes looked up
+    accounts: list[tuple[Any, ...]]  # their rows, as load_accounts reads them
+
+
 def _chunks(items: Iterable[EntrySpec], size: int) -> Iterator[list[EntrySpec]]:
     it = iter(items)
     while chunk := list(islice(it, size)):
@@ -174,7 +188,7 @@ class Poster:
         # A connection from ledger.db.make_engine may be used from the writer thread; any other
         # gets its rows written in the caller's thread, at the same points.
         self._behind = bool(conn.get_execution_options().get(WRITE_BEHIND_OPTION))
-        self._in_flight: Future[None] | None = None
+        self._in_flight: list[Future[Any]] = []  # in submission order
         self._date_text: dict[dt.date, str] = {}
         self._meta_cache: dict[int, tuple[Mapping[str, Any], str | None]] = {}
         self._entry_rows: list[tuple[Any, ...]] = []  # in PENDING_ENTRY_COLUMNS
@@ -190,24 +204,57 @@ class Poster:
 
     # -- lookups ------------------------------------------------------------------------------
 
-    def begin_chunk(self, entry_ids: Iterable[str], account_codes: Iterable[str]) -> None:
+    def begin_chunk(self, entry_ids: Iterable[str], account_codes: Iterable[str],
+                    looked_up: Lookup | None = None) -> None:
         """Fetch in two queries what the next entries will need, then start writing the rows
         of the chunk before in the background (see "Write-behind" in the module docstring).
 
-        A caller with reads of its own for the chunk makes them before, after :meth:`wait`.
+        ``looked_up``: what :meth:`lookup` found for this chunk while the one before was being
+        judged; without it the lookups run now. A caller with reads of its own for the chunk
+        makes them before, after :meth:`wait`.
         """
         self.wait()
         self._existing.clear()
         self._absent.clear()
         # The last chunk's rows are not in the database yet: its ids stay known in memory.
         self._prev_new, self._chunk_new = self._chunk_new, {}
-        ids = list(dict.fromkeys(entry_ids))
-        if ids:
-            found = self._select_digests(ids)
-            self._existing.update(found)
-            self._absent.update(i for i in ids if i not in found)
-        self.load_accounts(account_codes)
+        if looked_up is None:
+            ids = list(dict.fromkeys(entry_ids))
+            looked_up = self._look_up(ids, self._not_loaded(account_codes))
+        self._existing.update(looked_up.stored)
+        self._absent.update(i for i in looked_up.ids if i not in looked_up.stored)
+        self._add_accounts(looked_up.wanted, looked_up.accounts)
+        self.load_accounts(account_codes)  # any the lookup could not know of
         self._write_behind()
+
+    def lookup(self, entry_ids: Iterable[str], account_codes: Iterable[str]) -> Future[Lookup]:
+        """Start the lookups of :meth:`begin_chunk` for a later chunk, behind the writes in
+        flight (:meth:`behind`): on a connection written behind, they run in the writer thread
+        while the caller judges the chunk before. Pass the result to that chunk's
+        :meth:`begin_chunk`.
+
+        Sound because nothing the lookups read changes before that chunk begins except by the
+        rows this poster writes: a stored id they miss is one posted since, which the poster
+        holds in memory until its chunk's successor has begun."""
+        ids = list(dict.fromkeys(entry_ids))
+        wanted = self._not_loaded(account_codes)
+        return self.behind(lambda: self._look_up(ids, wanted))
+
+    def _look_up(self, ids: list[str], wanted: list[str]) -> Lookup:
+        return Lookup(ids, self._select_digests(ids) if ids else {}, wanted,
+                      self._select_accounts(wanted))
+
+    def behind(self, fn: Callable[[], T]) -> Future[T]:
+        """Run ``fn``, which may use the connection, after the writes in flight: in the writer
+        thread on a connection written behind, else now. :meth:`wait` waits for it too, and
+        raises what it raised."""
+        if self._behind:
+            future = self._writer_thread().submit(fn)
+            self._in_flight.append(future)
+            return future
+        done: Future[T] = Future()
+        done.set_result(fn())
+        return done
 
     def maybe_taken(self, entry_ids: Sequence[str]) -> set[str]:
         """Of the chunk's ``entry_ids`` (as given to :meth:`begin_chunk`), those that are
@@ -239,11 +286,16 @@ class Poster:
         return found
 
     def load_accounts(self, codes: Iterable[str]) -> None:
+        wanted = self._not_loaded(codes)
+        if wanted:
+            self.wait()
+            self._add_accounts(wanted, self._select_accounts(wanted))
+
+    def _not_loaded(self, codes: Iterable[str]) -> list[str]:
         # Sorted: the same query every run. Codes found missing before stay missing.
-        wanted = sorted(set(codes).difference(self.accounts, self._missing_accounts))
-        if not wanted:
-            return
-        self.wait()
+        return sorted(set(codes).difference(self.accounts, self._missing_accounts))
+
+    def _select_accounts(self, codes: list[str]) -> list[tuple[Any, ...]]:
         # Plain SQL with one parameter (a JSON array on SQLite, an array on PostgreSQL), as in
         # _select_digests: no statement to compile per chunk.
         sql = (
@@ -251,14 +303,22 @@ class Poster:
             "credits_posted FROM accounts WHERE code "
             + ("= ANY(%s)" if self._pg else "IN (SELECT value FROM json_each(?))")
         )
-        for i in range(0, len(wanted), 10_000):
-            part = wanted[i : i + 10_000]
-            for r in self.conn.exec_driver_sql(sql, (part if self._pg else json_array(part),)):
-                self.accounts[r[1]] = AccountState(
+        rows: list[tuple[Any, ...]] = []
+        for i in range(0, len(codes), 10_000):
+            part = codes[i : i + 10_000]
+            rows.extend(self.conn.exec_driver_sql(
+                sql, (part if self._pg else json_array(part),)))
+        return rows
+
+    def _add_accounts(self, wanted: list[str], rows: list[tuple[Any, ...]]) -> None:
+        accounts = self.accounts
+        for r in rows:
+            if r[1] not in accounts:  # one loaded since holds this batch's running totals
+                accounts[r[1]] = AccountState(
                     int(r[0]), r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), int(r[7]),
                     int(r[8]),
                 )
-        self._missing_accounts.update(c for c in wanted if c not in self.accounts)
+        self._missing_accounts.update(c for c in wanted if c not in accounts)
 
     def account(self, code: str) -> AccountState | None:
         acc = self.accounts.get(code)
@@ -560,11 +620,11 @@ class Poster:
         return Result(entry.id, OK, "", seq)
 
     def wait(self) -> None:
-        """Return when no write is in flight, the connection free for the caller's reads; a
-        write that failed raises here."""
-        if self._in_flight is not None:
-            in_flight, self._in_flight = self._in_flight, None
-            in_flight.result()
+        """Return when no write or lookup is in flight, the connection free for the caller's
+        reads; one that failed raises here."""
+        in_flight = self._in_flight
+        while in_flight:
+            in_flight.pop(0).result()
 
     def _write_behind(self) -> None:
         """Start writing the pending rows in the background (after the write in flight)."""
@@ -576,10 +636,13 @@ class Poster:
         if not self._behind:
             _write_pending(self.conn, entries, transfers, self._constants, behind=False)
             return
+        self._in_flight.append(self._writer_thread().submit(
+            _write_pending, self.conn, entries, transfers, self._constants, behind=True))
+
+    def _writer_thread(self) -> ThreadPoolExecutor:
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="wmc-writer")
-        self._in_flight = self._writer.submit(_write_pending, self.conn, entries, transfers,
-                                              self._constants, behind=True)
+        return self._writer
 
     def flush(self) -> None:
         """Write the pending rows now, in this thread; return when they are in the database."""

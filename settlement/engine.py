@@ -24,6 +24,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import islice
@@ -46,7 +47,7 @@ from fx.conversion import Rounding, convert
 from fx.quotes import NoRate, StaleRate, dealt_rate
 from ledger.db import is_postgres, json_array, transaction
 from ledger.errors import BatchRolledBack, InputError, Problem
-from ledger.posting import DUPLICATE, AccountState, Poster, Prepared, Rejection
+from ledger.posting import DUPLICATE, AccountState, Lookup, Poster, Prepared, Rejection
 from ledger.refdata import ensure_accounts
 from settlement.calendars import MARKET_TZ, Calendar, build_calendar, read_day_overrides
 from settlement.instructions import Instruction, read_instructions
@@ -100,13 +101,14 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _chunks(items: Iterable[Instruction], size: int) -> Iterator[tuple[list[Instruction], bool]]:
-    """``items`` in lists of ``size``, each with whether it is the last."""
+def _chunks(items: Iterable[Instruction],
+            size: int) -> Iterator[tuple[list[Instruction], list[Instruction]]]:
+    """``items`` in lists of ``size``, each with the one that follows (empty after the last)."""
     it = iter(items)
     chunk = list(islice(it, size))
     while chunk:
         following = list(islice(it, size))
-        yield chunk, not following
+        yield chunk, following
         chunk = following
 
 
@@ -194,6 +196,9 @@ class _Batch:
         self.rejected_now: dict[str, tuple[str, str]] = {}
         self.count = self.accepted = self.duplicates = 0
         self._maybe_seen: set[str] = set()  # ids of the chunk that may have been seen before
+        # The chunk that follows, with its lookups started (see _begin_chunk).
+        self._ahead: tuple[list[Instruction], Future[dict[str, tuple[str, str]]],
+                           Future[Lookup]] | None = None
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -265,14 +270,14 @@ class _Batch:
             self._load_reference()
             progress = self.options.progress
             size = CHUNK_POSTGRES if is_postgres(conn) else CHUNK
-            for chunk, last in _chunks(read_instructions(self.path, self.problems), size):
+            for chunk, following in _chunks(read_instructions(self.path, self.problems), size):
                 self.count += len(chunk)
-                if last:
+                if not following:
                     # What is left to write after the last instruction is written in the
                     # caller's thread: keep it short by writing the last chunk in pieces.
                     poster.flush_every = LAST_CHUNK_PIECE
                 if not self.problems:  # a refused file: keep reading only to list every problem
-                    self._begin_chunk(chunk)
+                    self._begin_chunk(chunk, following)
                     for ins in chunk:
                         self._settle(ins)
                 if progress is not None:
@@ -289,32 +294,45 @@ class _Batch:
         self._store(report)
         return report
 
-    def _fetch_rejected(self, ids: list[str]) -> None:
-        self.rejected_before.clear()
+    def _select_rejected(self, ids: list[str]) -> dict[str, tuple[str, str]]:
+        """Of ``ids``, those rejected by earlier batches: id -> (digest, code)."""
         pg = is_postgres(self.conn)
         sql = ("SELECT instruction_id, digest, code FROM rejected_instructions WHERE "
                + ("instruction_id = ANY(%s)" if pg
                   else "instruction_id IN (SELECT value FROM json_each(?))"))
         arg: Any = ids if pg else json_array(ids)
-        for r in self.conn.exec_driver_sql(sql, (arg,)):
-            self.rejected_before[r[0]] = (r[1], r[2])
+        return {r[0]: (r[1], r[2]) for r in self.conn.exec_driver_sql(sql, (arg,))}
 
     def _reject(self, ins: Instruction, code: str, message: str, *, first: bool = True) -> None:
         self.rejections.append(RejectionRow(ins.instruction_id, ins.line, code, message))
         if first:
             self.rejected_now[ins.instruction_id] = (ins.digest, code)
 
-    def _begin_chunk(self, chunk: list[Instruction]) -> None:
-        """Fetch what the chunk's instructions need; name the ids that may be seen before."""
+    def _begin_chunk(self, chunk: list[Instruction], following: list[Instruction]) -> None:
+        """Fetch what the chunk's instructions need; name the ids that may be seen before;
+        start the lookups for the chunk that follows, to run behind the writes while this one
+        is judged (see Poster.lookup: rejections of earlier batches do not change either)."""
+        poster = self.poster
         ids = [i.instruction_id for i in chunk]
-        self.poster.wait()  # the connection is ours until begin_chunk starts a write
-        self._fetch_rejected(ids)
-        self.poster.begin_chunk(ids, {*map(_DEBIT, chunk), *map(_CREDIT, chunk)})
+        poster.wait()  # the connection is ours until begin_chunk starts a write
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] is chunk:
+            rejected, looked_up = ahead[1].result(), ahead[2].result()
+        else:
+            rejected, looked_up = self._select_rejected(ids), None
+        self.rejected_before = rejected
+        poster.begin_chunk(ids, {*map(_DEBIT, chunk), *map(_CREDIT, chunk)}, looked_up)
         # Most ids were never seen before and come once: only the others are looked up one by
         # one (see _judged_before).
-        self._maybe_seen = self.poster.maybe_taken(ids)
-        self._maybe_seen.update(self.rejected_before)
+        self._maybe_seen = poster.maybe_taken(ids)
+        self._maybe_seen.update(rejected)
         self._maybe_seen.update(self.rejected_now.keys() & ids)
+        if following:
+            next_ids = [i.instruction_id for i in following]
+            self._ahead = (
+                following, poster.behind(lambda: self._select_rejected(next_ids)),
+                poster.lookup(next_ids, {*map(_DEBIT, following), *map(_CREDIT, following)}),
+            )
 
     def _judged_before(self, ins: Instruction) -> bool:
         """Count ``ins`` as a duplicate or reject it if its id was posted or rejected before

@@ -132,6 +132,55 @@ def test_maybe_taken_names_every_id_that_needs_a_duplicate_check(ledger: Engine)
     assert after == {"p1", "twice", "stored"}
 
 
+def test_a_lookup_made_a_chunk_ahead_finds_what_one_made_at_its_chunk_would(
+        ledger: Engine) -> None:
+    """Poster.lookup runs behind the write of the chunk before the one being judged: ids of
+    earlier chunks are found stored or in memory, and an account loaded and posted to in the
+    meantime keeps its running totals."""
+    from ledger.posting import Poster
+
+    post(ledger, [entry("stored", "A-NOSTRO-HKD", "A-CUST-HKD", 50)])
+    accounts = ["A-NOSTRO-HKD", "A-CUST-HKD"]
+
+    def work(conn: Connection) -> tuple[list[str | None], set[str], int]:
+        with Poster(conn, posted_at=POSTED_AT) as poster:
+            poster.begin_chunk(["p1"], accounts)
+            poster.post(entry("p1", "A-NOSTRO-HKD", "A-CUST-HKD", 1))
+            poster.begin_chunk(["p2"], accounts)  # p1's rows are written behind from here
+            third = ["p1", "p2", "stored", "p3"]
+            ahead = poster.lookup(third, [*accounts, "B-CUST-HKD"])
+            poster.post(entry("p2", "A-CUST-HKD", "B-CUST-HKD", 20))  # loads B-CUST-HKD
+            poster.begin_chunk(third, [*accounts, "B-CUST-HKD"], ahead.result())
+            codes = []
+            for iid in third:
+                found = poster.check_duplicate(iid, "no such digest")
+                codes.append(None if found is None else found.code)
+            taken = poster.maybe_taken(third)
+            balance = poster.accounts["B-CUST-HKD"].balance
+            poster.close()
+            return codes, taken, balance
+
+    codes, taken, balance = transaction(ledger, work)
+    assert codes == ["exists_with_different_content"] * 3 + [None]
+    assert taken == {"p1", "p2", "stored"}
+    assert balance == 20
+    with ledger.connect() as c:
+        assert {b.account: b.balance for b in balances(c)}["B-CUST-HKD"] == 20
+        assert verify(c).ok
+
+
+def test_what_runs_behind_raises_at_the_next_wait(ledger: Engine) -> None:
+    from ledger.posting import Poster
+
+    def work(conn: Connection) -> None:
+        with Poster(conn, posted_at=POSTED_AT) as poster:
+            poster.behind(lambda: 1 // 0)
+            poster.wait()
+
+    with pytest.raises(ZeroDivisionError):
+        transaction(ledger, work)
+
+
 def test_a_failed_write_behind_rolls_the_whole_call_back(
         ledger: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     import ledger.posting as posting
