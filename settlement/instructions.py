@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from ledger.errors import InputError, LedgerError, Problem
-from ledger.files import duplicate_columns, iter_raw, undecodable_lines
+from ledger.files import CsvReader, duplicate_columns, iter_raw, undecodable_lines
 from ledger.money import CURRENCIES, parse_amount
 
 KINDS: Final = ("transfer", "remit", "repatriate", "convert", "subscribe", "redeem", "fee")
@@ -188,7 +188,7 @@ def read_instructions(path: str | Path, problems: list[Problem]) -> Iterator[Ins
 
 def _read_csv(path: Path, parser: _Parser) -> Iterator[Instruction]:
     with path.open(newline="", encoding="utf-8-sig") as fh:  # a BOM is not a column name
-        reader = csv.reader(fh)
+        reader = CsvReader(fh)
         header = [h.strip() for h in next(reader, [])]
         if not header:
             parser._bad(1, "header", "a header row")
