@@ -82,6 +82,25 @@ def json_array(values: Sequence[Any]) -> str:
     return orjson.dumps(values).decode()
 
 
+def rows_where_in(conn: Connection, table: str, columns: str, key: str,
+                  values: Sequence[Any]) -> list[Sequence[Any]]:
+    """``columns`` of the rows of ``table`` whose ``key`` is one of ``values``, by one
+    statement with one parameter (an array on PostgreSQL, a JSON array on SQLite).
+
+    On SQLite the rows come back as one JSON value, made by one step of the statement: the
+    driver gives up the GIL for each step, and a thread that reads while another runs Python
+    (the poster's writer thread) would otherwise wait to take it back once per row.
+    """
+    if is_postgres(conn):
+        return list(conn.exec_driver_sql(
+            f"SELECT {columns} FROM {table} WHERE {key} = ANY(%s)", (list(values),)))
+    found = conn.exec_driver_sql(
+        f"SELECT json_group_array(json_array({columns})) FROM {table} "
+        f"WHERE {key} IN (SELECT value FROM json_each(?))", (json_array(values),)).scalar_one()
+    rows: list[Sequence[Any]] = orjson.loads(found)
+    return rows
+
+
 def is_postgres(conn: Connection | Engine) -> bool:
     return conn.dialect.name == "postgresql"
 

@@ -37,7 +37,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, text
 
-from ledger.db import WRITE_BEHIND_OPTION, is_postgres, json_array
+from ledger.db import WRITE_BEHIND_OPTION, is_postgres, json_array, rows_where_in
 from ledger.entries import (
     DEBIT_NORMAL,
     EntrySpec,
@@ -144,7 +144,7 @@ class Lookup(NamedTuple):
     ids: list[str]
     stored: dict[str, str]  # id -> digest
     wanted: list[str]  # account codes looked up
-    accounts: list[tuple[Any, ...]]  # their rows, as load_accounts reads them
+    accounts: list[Sequence[Any]]  # their rows, as load_accounts reads them
 
 
 def _chunks(items: Iterable[EntrySpec], size: int) -> Iterator[list[EntrySpec]]:
@@ -272,16 +272,9 @@ class Poster:
         return taken
 
     def _select_digests(self, ids: Sequence[str]) -> dict[str, str]:
-        # One parameter per query, not one per id: a JSON array on SQLite, an array on PostgreSQL.
-        if self._pg:
-            sql = "SELECT id, digest FROM entries WHERE id = ANY(%s)"
-        else:
-            sql = "SELECT id, digest FROM entries WHERE id IN (SELECT value FROM json_each(?))"
         found: dict[str, str] = {}
         for i in range(0, len(ids), 10_000):
-            part = list(ids[i : i + 10_000])
-            arg = part if self._pg else json_array(part)
-            for r in self.conn.exec_driver_sql(sql, (arg,)):
+            for r in rows_where_in(self.conn, "entries", "id, digest", "id", ids[i : i + 10_000]):
                 found[r[0]] = r[1]
         return found
 
@@ -295,22 +288,15 @@ class Poster:
         # Sorted: the same query every run. Codes found missing before stay missing.
         return sorted(set(codes).difference(self.accounts, self._missing_accounts))
 
-    def _select_accounts(self, codes: list[str]) -> list[tuple[Any, ...]]:
-        # Plain SQL with one parameter (a JSON array on SQLite, an array on PostgreSQL), as in
-        # _select_digests: no statement to compile per chunk.
-        sql = (
-            "SELECT id, code, bank_id, type, currency, allow_overdraft, closed, debits_posted, "
-            "credits_posted FROM accounts WHERE code "
-            + ("= ANY(%s)" if self._pg else "IN (SELECT value FROM json_each(?))")
-        )
-        rows: list[tuple[Any, ...]] = []
+    def _select_accounts(self, codes: list[str]) -> list[Sequence[Any]]:
+        rows: list[Sequence[Any]] = []
         for i in range(0, len(codes), 10_000):
-            part = codes[i : i + 10_000]
-            rows.extend(self.conn.exec_driver_sql(
-                sql, (part if self._pg else json_array(part),)))
+            rows.extend(rows_where_in(
+                self.conn, "accounts", "id, code, bank_id, type, currency, allow_overdraft, "
+                "closed, debits_posted, credits_posted", "code", codes[i : i + 10_000]))
         return rows
 
-    def _add_accounts(self, wanted: list[str], rows: list[tuple[Any, ...]]) -> None:
+    def _add_accounts(self, wanted: list[str], rows: list[Sequence[Any]]) -> None:
         accounts = self.accounts
         for r in rows:
             if r[1] not in accounts:  # one loaded since holds this batch's running totals

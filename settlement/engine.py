@@ -45,7 +45,7 @@ from fx.booking import (
 )
 from fx.conversion import Rounding, convert
 from fx.quotes import NoRate, StaleRate, dealt_rate
-from ledger.db import is_postgres, json_array, transaction
+from ledger.db import is_postgres, rows_where_in, transaction
 from ledger.errors import BatchRolledBack, InputError, Problem
 from ledger.posting import DUPLICATE, AccountState, Lookup, Poster, Prepared, Rejection
 from ledger.refdata import ensure_accounts
@@ -296,12 +296,9 @@ class _Batch:
 
     def _select_rejected(self, ids: list[str]) -> dict[str, tuple[str, str]]:
         """Of ``ids``, those rejected by earlier batches: id -> (digest, code)."""
-        pg = is_postgres(self.conn)
-        sql = ("SELECT instruction_id, digest, code FROM rejected_instructions WHERE "
-               + ("instruction_id = ANY(%s)" if pg
-                  else "instruction_id IN (SELECT value FROM json_each(?))"))
-        arg: Any = ids if pg else json_array(ids)
-        return {r[0]: (r[1], r[2]) for r in self.conn.exec_driver_sql(sql, (arg,))}
+        return {r[0]: (r[1], r[2]) for r in rows_where_in(
+            self.conn, "rejected_instructions", "instruction_id, digest, code", "instruction_id",
+            ids)}
 
     def _reject(self, ins: Instruction, code: str, message: str, *, first: bool = True) -> None:
         self.rejections.append(RejectionRow(ins.instruction_id, ins.line, code, message))

@@ -326,3 +326,26 @@ def test_in_memory_ledgers_post_across_chunks(made_here: bool) -> None:
         assert c.execute(text("SELECT count(*) FROM transfers")).scalar() == 7
         assert verify(c).ok
     engine.dispose()
+
+
+def test_rows_where_in_gives_back_exact_values(ledger: Engine) -> None:
+    """On SQLite the rows travel as one JSON value: text, NULL and 64-bit integers come back
+    exactly as the driver would give them."""
+    from ledger.db import rows_where_in
+    from ledger.refdata import load_accounts
+
+    big = 2**63 - 1
+    odd = 'A-"Ü\\x,1'
+
+    def work(conn: Connection) -> list[list[Any]]:
+        load_accounts(conn, [{"account": odd, "bank_id": "A", "type": "asset",
+                              "currency": "HKD", "allow_overdraft": True}])
+        conn.execute(text("UPDATE accounts SET debits_posted = :n, credits_posted = :n "
+                          "WHERE code = :c"), {"n": big, "c": odd})
+        return [list(r) for r in rows_where_in(
+            conn, "accounts", "code, debits_posted, name", "code", [odd, "A-CUST-HKD", "nope"])]
+
+    rows = {r[0]: r[1:] for r in transaction(ledger, work)}
+    assert rows.keys() == {odd, "A-CUST-HKD"}
+    assert rows["A-CUST-HKD"][0] == 0
+    assert rows[odd][0] == big and type(rows[odd][0]) is int
