@@ -9,7 +9,8 @@ SQLite) in chunks, and each touched account's running totals are updated once, w
 closes. Nothing is visible to others before the transaction commits, so a batch is all or
 nothing; the database's own constraints and triggers stand behind every check made here.
 
-Memory stays flat in the size of a batch: entries are judged chunk by chunk (``begin_chunk``),
+Memory stays flat in the size of a batch: entries are judged chunk by chunk (``lookup`` then
+``begin_chunk``),
 and rows already flushed are found again by the database when a later chunk repeats an id.
 
 **Write-behind.** A chunk's rows are written by a background thread while the next chunk is
@@ -204,38 +205,33 @@ class Poster:
 
     # -- lookups ------------------------------------------------------------------------------
 
-    def begin_chunk(self, entry_ids: Iterable[str], account_codes: Iterable[str],
-                    looked_up: Lookup | None = None) -> None:
-        """Fetch in two queries what the next entries will need, then start writing the rows
-        of the chunk before in the background (see "Write-behind" in the module docstring).
+    def begin_chunk(self, looked_up: Lookup) -> None:
+        """Begin judging the chunk of entries that :meth:`lookup` looked up, then start writing
+        the rows of the chunk before in the background (see "Write-behind" in the module
+        docstring).
 
-        ``looked_up``: what :meth:`lookup` found for this chunk while the one before was being
-        judged; without it the lookups run now. A caller with reads of its own for the chunk
-        makes them before, after :meth:`wait`.
+        A caller with reads of its own for the chunk makes them before, after :meth:`wait`.
         """
         self.wait()
         self._existing.clear()
         self._absent.clear()
         # The last chunk's rows are not in the database yet: its ids stay known in memory.
         self._prev_new, self._chunk_new = self._chunk_new, {}
-        if looked_up is None:
-            ids = list(dict.fromkeys(entry_ids))
-            looked_up = self._look_up(ids, self._not_loaded(account_codes))
         self._existing.update(looked_up.stored)
         self._absent.update(i for i in looked_up.ids if i not in looked_up.stored)
         self._add_accounts(looked_up.wanted, looked_up.accounts)
-        self.load_accounts(account_codes)  # any the lookup could not know of
         self._write_behind()
 
     def lookup(self, entry_ids: Iterable[str], account_codes: Iterable[str]) -> Future[Lookup]:
-        """Start the lookups of :meth:`begin_chunk` for a later chunk, behind the writes in
-        flight (:meth:`behind`): on a connection written behind, they run in the writer thread
-        while the caller judges the chunk before. Pass the result to that chunk's
-        :meth:`begin_chunk`.
+        """Look up in two queries what a chunk of entries will need (which of its ids are
+        stored, the accounts it names) for its :meth:`begin_chunk`, behind the writes in flight
+        (:meth:`behind`): on a connection written behind, in the writer thread, so that the
+        lookups for a chunk can run while the chunk before it is judged.
 
         Sound because nothing the lookups read changes before that chunk begins except by the
         rows this poster writes: a stored id they miss is one posted since, which the poster
-        holds in memory until its chunk's successor has begun."""
+        holds in memory until its chunk's successor has begun; an account loaded since keeps
+        the running totals it has."""
         ids = list(dict.fromkeys(entry_ids))
         wanted = self._not_loaded(account_codes)
         return self.behind(lambda: self._look_up(ids, wanted))
@@ -257,7 +253,7 @@ class Poster:
         return done
 
     def maybe_taken(self, entry_ids: Sequence[str]) -> set[str]:
-        """Of the chunk's ``entry_ids`` (as given to :meth:`begin_chunk`), those that are
+        """Of the chunk's ``entry_ids`` (as given to :meth:`lookup`), those that are
         stored, pending, or given more than once: only these need :meth:`check_duplicate`
         before they are posted; any other id of the chunk is free when its turn comes."""
         taken = set(self._existing)
@@ -749,10 +745,10 @@ def post_entries(
     results: list[Result] = []
     with Poster(conn, posted_at=posted_at, batch_id=batch_id) as poster:
         for chunk in _chunks(entries, chunk_size):
-            poster.begin_chunk(
+            poster.begin_chunk(poster.lookup(
                 (e.id for e in chunk),
                 (code for e in chunk for t in e.transfers for code in (t.debit, t.credit)),
-            )
+            ).result())
             results.extend(poster.post(e) for e in chunk)
         poster.close()
     return results

@@ -311,25 +311,26 @@ class _Batch:
         is judged (see Poster.lookup: rejections of earlier batches do not change either)."""
         poster = self.poster
         ids = [i.instruction_id for i in chunk]
-        poster.wait()  # the connection is ours until begin_chunk starts a write
         ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[0] is chunk:
-            rejected, looked_up = ahead[1].result(), ahead[2].result()
-        else:
-            rejected, looked_up = self._select_rejected(ids), None
+        if ahead is None or ahead[0] is not chunk:  # the first chunk
+            ahead = self._look_up(chunk, ids)
+        rejected, looked_up = ahead[1].result(), ahead[2].result()
         self.rejected_before = rejected
-        poster.begin_chunk(ids, {*map(_DEBIT, chunk), *map(_CREDIT, chunk)}, looked_up)
+        poster.begin_chunk(looked_up)
         # Most ids were never seen before and come once: only the others are looked up one by
         # one (see _judged_before).
         self._maybe_seen = poster.maybe_taken(ids)
         self._maybe_seen.update(rejected)
         self._maybe_seen.update(self.rejected_now.keys() & ids)
         if following:
-            next_ids = [i.instruction_id for i in following]
-            self._ahead = (
-                following, poster.behind(lambda: self._select_rejected(next_ids)),
-                poster.lookup(next_ids, {*map(_DEBIT, following), *map(_CREDIT, following)}),
-            )
+            self._ahead = self._look_up(following, [i.instruction_id for i in following])
+
+    def _look_up(self, chunk: list[Instruction], ids: list[str]) -> tuple[
+            list[Instruction], Future[dict[str, tuple[str, str]]], Future[Lookup]]:
+        """Start the lookups of ``chunk`` behind the writes in flight (Poster.behind)."""
+        poster = self.poster
+        return (chunk, poster.behind(lambda: self._select_rejected(ids)),
+                poster.lookup(ids, {*map(_DEBIT, chunk), *map(_CREDIT, chunk)}))
 
     def _judged_before(self, ins: Instruction) -> bool:
         """Count ``ins`` as a duplicate or reject it if its id was posted or rejected before

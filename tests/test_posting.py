@@ -120,11 +120,11 @@ def test_maybe_taken_names_every_id_that_needs_a_duplicate_check(ledger: Engine)
         with Poster(conn, posted_at=POSTED_AT) as poster:
             accounts = ["A-NOSTRO-HKD", "A-CUST-HKD"]
             first = ["p1", "stored", "p2"]
-            poster.begin_chunk(first, accounts)
+            poster.begin_chunk(poster.lookup(first, accounts).result())
             before = poster.maybe_taken(first)
             poster.post(entry("p1", "A-NOSTRO-HKD", "A-CUST-HKD", 1))
             second = ["p1", "new", "twice", "twice", "stored", "p3"]
-            poster.begin_chunk(second, accounts)
+            poster.begin_chunk(poster.lookup(second, accounts).result())
             return before, poster.maybe_taken(second)
 
     before, after = transaction(ledger, work)
@@ -144,13 +144,14 @@ def test_a_lookup_made_a_chunk_ahead_finds_what_one_made_at_its_chunk_would(
 
     def work(conn: Connection) -> tuple[list[str | None], set[str], int]:
         with Poster(conn, posted_at=POSTED_AT) as poster:
-            poster.begin_chunk(["p1"], accounts)
+            poster.begin_chunk(poster.lookup(["p1"], accounts).result())
             poster.post(entry("p1", "A-NOSTRO-HKD", "A-CUST-HKD", 1))
-            poster.begin_chunk(["p2"], accounts)  # p1's rows are written behind from here
+            # p1's rows are written behind from here
+            poster.begin_chunk(poster.lookup(["p2"], accounts).result())
             third = ["p1", "p2", "stored", "p3"]
             ahead = poster.lookup(third, [*accounts, "B-CUST-HKD"])
             poster.post(entry("p2", "A-CUST-HKD", "B-CUST-HKD", 20))  # loads B-CUST-HKD
-            poster.begin_chunk(third, [*accounts, "B-CUST-HKD"], ahead.result())
+            poster.begin_chunk(ahead.result())
             codes = []
             for iid in third:
                 found = poster.check_duplicate(iid, "no such digest")
