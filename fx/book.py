@@ -331,7 +331,7 @@ class FastRate:
         """The buy, mid, spread and rounding amounts of :meth:`convert`, without the exact
         values as fractions: what the settlement hot path needs of a conversion."""
         if type(amount) is not int or amount <= 0:
-            convert(amount, self.rate, mode)  # raises the same AmountError
+            return self._by_convert(amount, mode)  # raises the same AmountError
         q, r = divmod(amount * self.exact_num, ed := self.exact_den)
         if mode is Rounding.HALF_EVEN:
             twice = 2 * r
@@ -341,8 +341,7 @@ class FastRate:
         elif mode is Rounding.HALF_UP:
             buy = q + 1 if 2 * r >= ed else q  # the value is positive: a half goes up
         else:
-            c = convert(amount, self.rate, mode)  # raises for an unknown mode
-            return c.buy_amount, c.mid_amount, c.spread, c.rounding
+            return self._by_convert(amount, mode)  # raises for an unknown mode
         q, r = divmod(amount * self.mid_num, md := self.mid_den)
         twice = 2 * r
         mid = q + 1 if twice > md or (twice == md and q & 1) else q
@@ -350,6 +349,10 @@ class FastRate:
         twice = 2 * r
         spread = q + 1 if twice > sd or (twice == sd and q & 1) else q
         return buy, mid, spread, mid - buy - spread
+
+    def _by_convert(self, amount: int, mode: Rounding) -> tuple[int, int, int, int]:
+        c = convert(amount, self.rate, mode)
+        return c.buy_amount, c.mid_amount, c.spread, c.rounding
 
 
 # -- the rate book -------------------------------------------------------------------------------

@@ -217,13 +217,13 @@ def _leg(debit: str, credit: str, amount: int, cur: str,
 
 
 def conversion_legs(
-    debit_account: str, credit_account: str, bank_id: str, sell: str, buy: str,
-    amounts: tuple[int, int, int, int], reference: str | None = None,
+    debit_account: str, credit_account: str, bank_id: str, sell: str, buy: str, *,
+    sell_amount: int, buy_amount: int, spread: int, rounding: int,
+    reference: str | None = None,
 ) -> list[TransferTuple]:
     """The transfers of one customer conversion by ``bank_id`` (see the module docstring), as
-    plain tuples in :class:`TransferSpec` order, all on the entry's value date. ``amounts``:
-    the sell, buy, spread and rounding amounts of the :class:`Conversion`."""
-    sell_amount, buy_amount, spread, rounding = amounts
+    plain tuples in :class:`TransferSpec` order, all on the entry's value date; the amounts
+    are those of the :class:`Conversion`."""
     position = f"{bank_id}:{POSITION}:{buy}"
     legs: list[TransferTuple] = [
         (debit_account, f"{bank_id}:{POSITION}:{sell}", sell_amount, sell, None, reference)
@@ -258,8 +258,9 @@ def conversion_entry(
     """
     c = conversion
     legs = conversion_legs(debit_account, credit_account, bank_id, c.sell, c.buy,
-                           (c.sell_amount, c.buy_amount, c.spread, c.rounding), reference)
-    meta = _with_extra(rate_meta(conversion.rate, conversion.mode), extra_meta)
+                           sell_amount=c.sell_amount, buy_amount=c.buy_amount, spread=c.spread,
+                           rounding=c.rounding, reference=reference)
+    meta = _with_extra(rate_meta(c.rate, c.mode), extra_meta)
     return EntrySpec(entry_id, kind, value_date, tuple(TransferSpec(*leg) for leg in legs), meta,
                      digest=digest)
 

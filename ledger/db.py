@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -82,22 +82,30 @@ def json_array(values: Sequence[Any]) -> str:
     return orjson.dumps(values).decode()
 
 
+ROWS_WHERE_IN_PART: Final = 10_000  # keys per statement
+
+
 def rows_where_in(conn: Connection, table: str, columns: str, key: str,
                   values: Sequence[Any]) -> list[Sequence[Any]]:
     """``columns`` of the rows of ``table`` whose ``key`` is one of ``values``, by one
-    statement with one parameter (an array on PostgreSQL, a JSON array on SQLite).
+    statement with one parameter (an array on PostgreSQL, a JSON array on SQLite) per
+    :data:`ROWS_WHERE_IN_PART` keys.
 
     On SQLite the rows come back as one JSON value, made by one step of the statement: the
     driver gives up the GIL for each step, and a thread that reads while another runs Python
     (the poster's writer thread) would otherwise wait to take it back once per row.
     """
-    if is_postgres(conn):
-        return list(conn.exec_driver_sql(
-            f"SELECT {columns} FROM {table} WHERE {key} = ANY(%s)", (list(values),)))
-    found = conn.exec_driver_sql(
-        f"SELECT json_group_array(json_array({columns})) FROM {table} "
-        f"WHERE {key} IN (SELECT value FROM json_each(?))", (json_array(values),)).scalar_one()
-    rows: list[Sequence[Any]] = orjson.loads(found)
+    pg = is_postgres(conn)
+    sql = (f"SELECT {columns} FROM {table} WHERE {key} = ANY(%s)" if pg else
+           f"SELECT json_group_array(json_array({columns})) FROM {table} "
+           f"WHERE {key} IN (SELECT value FROM json_each(?))")
+    rows: list[Sequence[Any]] = []
+    for i in range(0, len(values), ROWS_WHERE_IN_PART):
+        part = list(values[i : i + ROWS_WHERE_IN_PART])
+        if pg:
+            rows.extend(conn.exec_driver_sql(sql, (part,)))
+        else:
+            rows.extend(orjson.loads(conn.exec_driver_sql(sql, (json_array(part),)).scalar_one()))
     return rows
 
 

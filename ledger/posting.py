@@ -237,8 +237,7 @@ class Poster:
         return self.behind(lambda: self._look_up(ids, wanted))
 
     def _look_up(self, ids: list[str], wanted: list[str]) -> Lookup:
-        return Lookup(ids, self._select_digests(ids) if ids else {}, wanted,
-                      self._select_accounts(wanted))
+        return Lookup(ids, self._select_digests(ids), wanted, self._select_accounts(wanted))
 
     def behind(self, fn: Callable[[], T]) -> Future[T]:
         """Run ``fn``, which may use the connection, after the writes in flight: in the writer
@@ -268,11 +267,7 @@ class Poster:
         return taken
 
     def _select_digests(self, ids: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for i in range(0, len(ids), 10_000):
-            for r in rows_where_in(self.conn, "entries", "id, digest", "id", ids[i : i + 10_000]):
-                found[r[0]] = r[1]
-        return found
+        return {r[0]: r[1] for r in rows_where_in(self.conn, "entries", "id, digest", "id", ids)}
 
     def load_accounts(self, codes: Iterable[str]) -> None:
         wanted = self._not_loaded(codes)
@@ -285,12 +280,9 @@ class Poster:
         return sorted(set(codes).difference(self.accounts, self._missing_accounts))
 
     def _select_accounts(self, codes: list[str]) -> list[Sequence[Any]]:
-        rows: list[Sequence[Any]] = []
-        for i in range(0, len(codes), 10_000):
-            rows.extend(rows_where_in(
-                self.conn, "accounts", "id, code, bank_id, type, currency, allow_overdraft, "
-                "closed, debits_posted, credits_posted", "code", codes[i : i + 10_000]))
-        return rows
+        return rows_where_in(
+            self.conn, "accounts", "id, code, bank_id, type, currency, allow_overdraft, closed, "
+            "debits_posted, credits_posted", "code", codes)
 
     def _add_accounts(self, wanted: list[str], rows: list[Sequence[Any]]) -> None:
         accounts = self.accounts

@@ -35,7 +35,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, text
 
-from fx.book import BookRates, RateBook
+from fx.book import BookRates, FastRate, RateBook
 from fx.booking import (
     CONVERSION_ROLES,
     conversion_legs,
@@ -43,7 +43,7 @@ from fx.booking import (
     open_fx_accounts,
     rate_meta,
 )
-from fx.conversion import Rounding, convert
+from fx.conversion import Rounding
 from fx.quotes import NoRate, StaleRate, dealt_rate
 from ledger.db import is_postgres, rows_where_in, transaction
 from ledger.errors import BatchRolledBack, InputError, Problem
@@ -527,21 +527,20 @@ class _Batch:
         buy = credit.currency
         try:
             if ins.rate is not None:
-                c = convert(ins.amount, dealt_rate(ins.currency, buy, ins.rate), mode)
-                rate, amounts = c.rate, (c.sell_amount, c.buy_amount, c.spread, c.rounding)
+                fast = FastRate.of(dealt_rate(ins.currency, buy, ins.rate))
             else:
                 at = ins.submitted_at or dt.datetime.combine(
                     ins.value_date, self.settings.cutoffs.for_currency(ins.currency), MARKET_TZ)
                 fast = self._book_view(ins.book, market).fast_rate(ins.currency, buy, at)
-                rate = fast.rate
-                buy_amount, _mid, spread, rounding = fast.amounts(ins.amount, mode)
-                amounts = (ins.amount, buy_amount, spread, rounding)
         except StaleRate as exc:
             return Rejection("stale_rate", str(exc))
         except NoRate as exc:
             return Rejection("no_rate", str(exc))
+        buy_amount, _mid, spread, rounding = fast.amounts(ins.amount, mode)
+        rate = fast.rate
         legs = conversion_legs(debit.code, credit.code, debit.bank_id, ins.currency, buy,
-                               amounts, ins.reference or ins.instruction_id)
+                               sell_amount=ins.amount, buy_amount=buy_amount, spread=spread,
+                               rounding=rounding, reference=ins.reference or ins.instruction_id)
         return self.poster.prepare_legs(ins.instruction_id, ins.kind, value_date, legs,
                                         meta=rate_meta(rate, mode), digest=ins.digest)
 

@@ -329,10 +329,14 @@ def test_in_memory_ledgers_post_across_chunks(made_here: bool) -> None:
     engine.dispose()
 
 
-def test_rows_where_in_gives_back_exact_values(ledger: Engine) -> None:
+@pytest.mark.parametrize("part", [1, 10_000])
+def test_rows_where_in_gives_back_exact_values(ledger: Engine, part: int,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """On SQLite the rows travel as one JSON value: text, NULL and 64-bit integers come back
-    exactly as the driver would give them."""
+    exactly as the driver would give them, whether the keys go in one statement or several."""
     from ledger.db import rows_where_in
+
+    monkeypatch.setattr("ledger.db.ROWS_WHERE_IN_PART", part)
     from ledger.refdata import load_accounts
 
     big = 2**63 - 1
