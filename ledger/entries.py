@@ -81,11 +81,25 @@ def legs_content_text(entry_id: str, kind: str, value_date: dt.date, reverses: s
                       meta_text: str, transfers: Iterable[TransferTuple]) -> str:
     """:func:`content_text` of an entry given by its parts, its transfers as plain tuples in
     :class:`TransferSpec` order (debit, credit, amount, currency, value date, reference)."""
-    vd = value_date
+    texts = _DATE_TEXTS
+    vd = texts.get(value_date) or _date_text(value_date)
     text = f"{entry_id}\x1f{kind}\x1f{vd}\x1f{reverses or ''}\x1f{meta_text}"
     for debit, credit, amount, currency, leg_vd, reference in transfers:
-        text += (f"\x1e{debit}\x1f{credit}\x1f{amount}\x1f{currency}\x1f{leg_vd or vd}\x1f"
+        leg_text = vd if leg_vd is None else texts.get(leg_vd) or _date_text(leg_vd)
+        text += (f"\x1e{debit}\x1f{credit}\x1f{amount}\x1f{currency}\x1f{leg_text}\x1f"
                  f"{reference or ''}")
+    return text
+
+
+# Dates as their texts: formatting a date takes ten times a dict lookup, and an entry of four
+# legs has five. A ledger's value dates are few; the cache starts again if it grows large.
+_DATE_TEXTS: dict[dt.date, str] = {}
+
+
+def _date_text(day: dt.date) -> str:
+    if len(_DATE_TEXTS) >= 4096:
+        _DATE_TEXTS.clear()
+    text = _DATE_TEXTS[day] = f"{day}"
     return text
 
 

@@ -29,6 +29,7 @@ the same points, in the caller's thread.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -218,7 +219,8 @@ class Poster:
         # The last chunk's rows are not in the database yet: its ids stay known in memory.
         self._prev_new, self._chunk_new = self._chunk_new, {}
         self._existing.update(looked_up.stored)
-        self._absent.update(i for i in looked_up.ids if i not in looked_up.stored)
+        self._absent.update(looked_up.ids)
+        self._absent.difference_update(looked_up.stored)
         self._add_accounts(looked_up.wanted, looked_up.accounts)
         self._write_behind()
 
@@ -258,12 +260,7 @@ class Poster:
         taken = set(self._existing)
         taken.update(self._prev_new.keys() & entry_ids)
         if len(set(entry_ids)) != len(entry_ids):
-            seen: set[str] = set()
-            for i in entry_ids:
-                if i in seen:
-                    taken.add(i)
-                else:
-                    seen.add(i)
+            taken.update(i for i, n in Counter(entry_ids).items() if n > 1)
         return taken
 
     def _select_digests(self, ids: Sequence[str]) -> dict[str, str]:
@@ -277,7 +274,9 @@ class Poster:
 
     def _not_loaded(self, codes: Iterable[str]) -> list[str]:
         # Sorted: the same query every run. Codes found missing before stay missing.
-        return sorted(set(codes).difference(self.accounts, self._missing_accounts))
+        if not isinstance(codes, set | frozenset):
+            codes = set(codes)
+        return sorted(codes.difference(self.accounts, self._missing_accounts))
 
     def _select_accounts(self, codes: list[str]) -> list[Sequence[Any]]:
         return rows_where_in(

@@ -65,7 +65,10 @@ CHUNK = 5_000
 CHUNK_POSTGRES = 10_000
 LAST_CHUNK_PIECE = 1_000  # transfer rows
 GROSS_KINDS = ("remit", "repatriate")
+_ID = attrgetter("instruction_id")
 _DEBIT, _CREDIT = attrgetter("debit_account"), attrgetter("credit_account")
+# A chunk with its ids, and the lookups started for it: earlier rejections, stored ids, accounts.
+_Ahead = tuple[list[Instruction], list[str], Future[dict[str, tuple[str, str]]], Future[Lookup]]
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
 
 
@@ -197,8 +200,7 @@ class _Batch:
         self.count = self.accepted = self.duplicates = 0
         self._maybe_seen: set[str] = set()  # ids of the chunk that may have been seen before
         # The chunk that follows, with its lookups started (see _begin_chunk).
-        self._ahead: tuple[list[Instruction], Future[dict[str, tuple[str, str]]],
-                           Future[Lookup]] | None = None
+        self._ahead: _Ahead | None = None
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -310,11 +312,11 @@ class _Batch:
         start the lookups for the chunk that follows, to run behind the writes while this one
         is judged (see Poster.lookup: rejections of earlier batches do not change either)."""
         poster = self.poster
-        ids = [i.instruction_id for i in chunk]
         ahead, self._ahead = self._ahead, None
         if ahead is None or ahead[0] is not chunk:  # the first chunk
-            ahead = self._look_up(chunk, ids)
-        rejected, looked_up = ahead[1].result(), ahead[2].result()
+            ahead = self._look_up(chunk)
+        _, ids, rejected_ahead, looked_up_ahead = ahead
+        rejected, looked_up = rejected_ahead.result(), looked_up_ahead.result()
         self.rejected_before = rejected
         poster.begin_chunk(looked_up)
         # Most ids were never seen before and come once: only the others are looked up one by
@@ -323,14 +325,15 @@ class _Batch:
         self._maybe_seen.update(rejected)
         self._maybe_seen.update(self.rejected_now.keys() & ids)
         if following:
-            self._ahead = self._look_up(following, [i.instruction_id for i in following])
+            self._ahead = self._look_up(following)
 
-    def _look_up(self, chunk: list[Instruction], ids: list[str]) -> tuple[
-            list[Instruction], Future[dict[str, tuple[str, str]]], Future[Lookup]]:
+    def _look_up(self, chunk: list[Instruction]) -> _Ahead:
         """Start the lookups of ``chunk`` behind the writes in flight (Poster.behind)."""
         poster = self.poster
-        return (chunk, poster.behind(lambda: self._select_rejected(ids)),
-                poster.lookup(ids, {*map(_DEBIT, chunk), *map(_CREDIT, chunk)}))
+        ids = list(map(_ID, chunk))
+        codes = {*map(_DEBIT, chunk), *map(_CREDIT, chunk)}
+        return (chunk, ids, poster.behind(lambda: self._select_rejected(ids)),
+                poster.lookup(ids, codes))
 
     def _judged_before(self, ins: Instruction) -> bool:
         """Count ``ins`` as a duplicate or reject it if its id was posted or rejected before
