@@ -1,6 +1,6 @@
 """End-to-end settlement throughput beside the storage limit, measured in the same run.
 
-``python -m benchmarks.throughput [--sizes 100000 1000000] [--db sqlite postgresql]``
+``python -m benchmarks.throughput [--sizes 100000 1000000] [--db sqlite postgresql] [--repeat N]``
 
 For each size and database: a fresh ledger with the generated reference data, then
 ``settle_file`` on the generated day (file to committed batch with its netting), timed; its peak
@@ -9,7 +9,7 @@ schema, the very entry and transfer rows the batch wrote are inserted again by t
 route (COPY on PostgreSQL, driver executemany on SQLite), only the writes timed: the storage
 limit.
 Prints instructions per second, the storage limit in instructions per second, their ratio, and
-peak RSS.
+peak RSS; with ``--repeat N``, N settlings and raw inserts in turn, each line, then the medians.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -137,10 +138,27 @@ def _child(args: list[str]) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def _measure(db: str, size: int, folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One settling of the day and one raw insert of its rows, each in a fresh database."""
+    settled, drop_settled = _fresh_url(db, f"settle-{size}")
+    try:
+        run = _child(["--child", "settle", settled, str(folder)])
+        url, drop = _fresh_url(db, f"raw-{size}")
+        try:
+            raw = _child(["--child", "raw", url, settled])
+        finally:
+            drop()
+    finally:
+        drop_settled()
+    return run, raw
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", nargs="+", type=int, default=[100_000, 1_000_000])
     ap.add_argument("--db", nargs="+", default=["sqlite", "postgresql"])
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="settle and insert raw this many times in turn; then print the medians")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -160,28 +178,37 @@ def main() -> None:
             print(f"generated {size:,} instructions in {time.perf_counter() - t0:.1f}s",
                   flush=True)
         for db in args.db:
-            settled, drop_settled = _fresh_url(db, f"settle-{size}")
-            try:
-                run = _child(["--child", "settle", settled, str(folder)])
-                url, drop = _fresh_url(db, f"raw-{size}")
-                try:
-                    raw = _child(["--child", "raw", url, settled])
-                finally:
-                    drop()
-            finally:
-                drop_settled()
-            ips = run["instructions"] / run["seconds"]
-            limit = run["instructions"] / raw["seconds"]
-            print(
-                f"{db:10s} {size:>9,} instructions: {ips:>9,.0f} instructions/s end to end "
-                f"({run['seconds']:.1f}s; {run['accepted']:,} accepted, {run['rejected']:,} "
-                f"rejected, {run['duplicates']:,} duplicates) | storage limit "
-                f"{raw['rows'] / raw['seconds']:>9,.0f} rows/s = {limit:>9,.0f} instructions/s "
-                f"({run['entries']:,} entries + {run['transfers']:,} transfers) | ratio "
-                f"{ips / limit:.2f} | peak RSS {run['rss_mib']:.0f} MiB "
-                f"(before the batch {run['rss_mib_before']:.0f} MiB)",
-                flush=True,
-            )
+            rates, limits, ratios, rss = [], [], [], []
+            for _ in range(args.repeat):
+                run, raw = _measure(db, size, folder)
+                ips = run["instructions"] / run["seconds"]
+                limit = run["instructions"] / raw["seconds"]
+                rates.append(ips)
+                limits.append(limit)
+                ratios.append(ips / limit)
+                rss.append(run["rss_mib"])
+                print(
+                    f"{db:10s} {size:>9,} instructions: {ips:>9,.0f} instructions/s end to end "
+                    f"({run['seconds']:.1f}s; {run['accepted']:,} accepted, "
+                    f"{run['rejected']:,} rejected, {run['duplicates']:,} duplicates) | "
+                    f"storage limit {raw['rows'] / raw['seconds']:>9,.0f} rows/s = "
+                    f"{limit:>9,.0f} instructions/s ({run['entries']:,} entries + "
+                    f"{run['transfers']:,} transfers) | ratio {ips / limit:.2f} | peak RSS "
+                    f"{run['rss_mib']:.0f} MiB (before the batch {run['rss_mib_before']:.0f} MiB)",
+                    flush=True,
+                )
+            if args.repeat > 1:
+                # Each settling is compared with the raw insert made right after it: on a host
+                # whose speed drifts, the median of these ratios is steadier than the ratio of
+                # two medians.
+                print(
+                    f"{db:10s} {size:>9,} instructions, median of {args.repeat}: "
+                    f"{median(rates):>9,.0f} instructions/s end to end | storage limit "
+                    f"{median(limits):>9,.0f} instructions/s | ratio {median(ratios):.2f} "
+                    f"(from {min(ratios):.2f} to {max(ratios):.2f}) | peak RSS up to "
+                    f"{max(rss):.0f} MiB",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
