@@ -25,5 +25,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pytest benchmarks --benchmark-only -p no:randomly
 
+throughput: $(STAMP)
+	$(BIN)/python -m benchmarks.throughput --repeat 3
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .benchmarks
