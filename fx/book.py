@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -64,6 +65,7 @@ from fx.quotes import (
     Quote,
     RateError,
     check_fresh,
+    dealt_rate,
     fresh_until,
     make_quote,
     next_weekday,
@@ -316,6 +318,16 @@ class FastRate:
             spread.numerator, spread.denominator,
         )
 
+    @classmethod
+    def dealt(cls, sell: str, buy: str, rate: Decimal) -> FastRate:
+        """``FastRate.of(dealt_rate(sell, buy, rate))``, kept for the process (the last
+        :data:`DEALT_RATES_KEPT`): a rate dealt to many customers makes its exact fractions
+        once, and the meta that records it (:func:`fx.booking.rate_meta`, kept per rate object)
+        once too. Equal rates (``0.94``, ``0.9400``) give one and the same answer."""
+        if isinstance(rate, Decimal) and rate.is_finite():
+            return _dealt(sell, buy, rate)
+        return cls.of(dealt_rate(sell, buy, rate))  # raises RateError, naming the rate
+
     def convert(self, amount: int, mode: Rounding = Rounding.HALF_EVEN) -> Conversion:
         """Exactly :func:`fx.conversion.convert` ``(amount, self.rate, mode)``, in integers."""
         buy, mid, spread, rounding = self.amounts(amount, mode)
@@ -353,6 +365,14 @@ class FastRate:
     def _by_convert(self, amount: int, mode: Rounding) -> tuple[int, int, int, int]:
         c = convert(amount, self.rate, mode)
         return c.buy_amount, c.mid_amount, c.spread, c.rounding
+
+
+DEALT_RATES_KEPT: Final = 4096
+
+
+@lru_cache(maxsize=DEALT_RATES_KEPT)
+def _dealt(sell: str, buy: str, rate: Decimal) -> FastRate:
+    return FastRate.of(dealt_rate(sell, buy, rate))
 
 
 # -- the rate book -------------------------------------------------------------------------------

@@ -224,16 +224,17 @@ def conversion_legs(
     """The transfers of one customer conversion by ``bank_id`` (see the module docstring), as
     plain tuples in :class:`TransferSpec` order, all on the entry's value date; the amounts
     are those of the :class:`Conversion`."""
-    position = f"{bank_id}:{POSITION}:{buy}"
+    position = fx_account(bank_id, POSITION, buy)
     legs: list[TransferTuple] = [
-        (debit_account, f"{bank_id}:{POSITION}:{sell}", sell_amount, sell, None, reference)
+        (debit_account, fx_account(bank_id, POSITION, sell), sell_amount, sell, None, reference)
     ]
     if buy_amount:
         legs.append((position, credit_account, buy_amount, buy, None, reference))
     if spread:
-        legs.append(_leg(position, f"{bank_id}:{INCOME}:{buy}", spread, buy, reference))
+        legs.append(_leg(position, fx_account(bank_id, INCOME, buy), spread, buy, reference))
     if rounding:
-        legs.append(_leg(position, f"{bank_id}:{ROUNDING}:{buy}", rounding, buy, reference))
+        legs.append(_leg(position, fx_account(bank_id, ROUNDING, buy), rounding, buy,
+                         reference))
     return legs
 
 
@@ -297,10 +298,10 @@ def block_entries(
         raise AmountError("expected at least one line in a block")
     deal = convert_block([line.amount for line in lines], rate, mode, policy)
     buy = deal.buy
-    position = f"{bank_id}:{POSITION}:{buy}"
+    position = fx_account(bank_id, POSITION, buy)
     block_meta = {"fx_block": block_id, "fx_block_policy": policy}
     line_meta = _with_extra(rate_meta(rate, mode), block_meta)
-    sell_position = f"{bank_id}:{POSITION}:{deal.sell}"
+    sell_position = fx_account(bank_id, POSITION, deal.sell)
     entries = []
     for line, conv in zip(lines, deal.lines, strict=True):
         # Only the customers' transfers: the spread and rounding are the block's, booked below.
@@ -312,7 +313,7 @@ def block_entries(
         entries.append(EntrySpec(line.entry_id, CONVERT_KIND, value_date, tuple(legs),
                                  dict(line_meta)))
     block = deal.block
-    income, rounding = f"{bank_id}:{INCOME}:{buy}", f"{bank_id}:{ROUNDING}:{buy}"
+    income, rounding = fx_account(bank_id, INCOME, buy), fx_account(bank_id, ROUNDING, buy)
     legs = [
         TransferSpec(*_leg(position, account, amount, buy, reference))
         for account, amount in (

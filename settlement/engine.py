@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from itertools import islice
 from operator import attrgetter
 from pathlib import Path
@@ -45,7 +44,7 @@ from fx.booking import (
     rate_meta,
 )
 from fx.conversion import Rounding
-from fx.quotes import NoRate, StaleRate, dealt_rate
+from fx.quotes import NoRate, StaleRate
 from ledger.db import is_postgres, rows_where_in, transaction
 from ledger.errors import BatchRolledBack, InputError, Problem
 from ledger.posting import DUPLICATE, AccountState, Lookup, Poster, Prepared, Rejection
@@ -66,7 +65,6 @@ CHUNK = 5_000
 CHUNK_POSTGRES = 10_000
 LAST_CHUNK_PIECE = 1_000  # transfer rows
 GROSS_KINDS = ("remit", "repatriate")
-DEALT_RATES_KEPT = 10_000  # distinct dealt rates remembered per batch (see _conversion)
 _ID = attrgetter("instruction_id")
 _DEBIT, _CREDIT = attrgetter("debit_account"), attrgetter("credit_account")
 # A chunk with its ids, and the lookups started for it: earlier rejections, stored ids, accounts.
@@ -261,7 +259,6 @@ class _Batch:
         self._rounding: dict[str, Rounding] = {}
         self._cutoff_cache: dict[tuple[str, dt.date, bool, str], dt.date] = {}
         self._cut_at: dict[tuple[dt.date, str], dt.datetime] = {}
-        self._dealt: dict[tuple[str, str, Decimal], FastRate] = {}
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -533,15 +530,7 @@ class _Batch:
         buy = credit.currency
         try:
             if ins.rate is not None:
-                # A dealt rate is often dealt to many customers: its exact fractions, and the
-                # meta the poster encodes once per rate object, are made once per batch.
-                dealt = self._dealt
-                fast = dealt.get((ins.currency, buy, ins.rate))
-                if fast is None:
-                    if len(dealt) >= DEALT_RATES_KEPT:
-                        dealt.clear()
-                    fast = dealt[(ins.currency, buy, ins.rate)] = FastRate.of(
-                        dealt_rate(ins.currency, buy, ins.rate))
+                fast = FastRate.dealt(ins.currency, buy, ins.rate)
             else:
                 at = ins.submitted_at or dt.datetime.combine(
                     ins.value_date, self.settings.cutoffs.for_currency(ins.currency), MARKET_TZ)

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 
 from fx.book import (
     PEG_AS_OF,
+    FastRate,
     RateBook,
     load_rates,
     load_rates_file,
@@ -25,8 +26,10 @@ from fx.conversion import Rounding, convert
 from fx.quotes import (
     NoRate,
     Quote,
+    RateError,
     StaleRate,
     check_fresh,
+    dealt_rate,
     latest_quotes,
     make_quote,
     peg_quote,
@@ -505,3 +508,19 @@ def test_the_fast_conversion_is_exactly_convert(
     assert view.convert(amount, *pair, T0, mode) == expected
     assert view.fast_rate(*pair, T0).amounts(amount, mode) == (
         expected.buy_amount, expected.mid_amount, expected.spread, expected.rounding)
+
+
+def test_a_dealt_rate_is_kept_and_equal_rates_share_it() -> None:
+    kept = FastRate.dealt("HKD", "CNY", Decimal("0.9400"))
+    assert FastRate.dealt("HKD", "CNY", Decimal("0.94")) is kept
+    assert kept == FastRate.of(dealt_rate("HKD", "CNY", Decimal("0.94")))
+    other = FastRate.dealt("HKD", "CNY", Decimal("0.9401"))
+    assert other == FastRate.of(dealt_rate("HKD", "CNY", Decimal("0.9401"))) != kept
+    assert FastRate.dealt("CNY", "HKD", Decimal("0.94")).rate.sell == "CNY"
+
+
+@pytest.mark.parametrize("rate", [Decimal("sNaN"), Decimal("NaN"), Decimal("Infinity"),
+                                  Decimal("0"), Decimal("-1.2"), 0.94])
+def test_a_bad_dealt_rate_is_refused_by_name(rate: object) -> None:
+    with pytest.raises(RateError, match="rate"):
+        FastRate.dealt("HKD", "CNY", rate)  # type: ignore[arg-type]

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
+from fx.booking import rate_meta
+from fx.conversion import Rounding, convert
+from fx.quotes import dealt_rate
 from ledger.audit import verify
-from ledger.db import make_engine
+from ledger.entries import canonical_meta
 from ledger.errors import InputError
-from ledger.migrate import upgrade
+from ledger.money import parse_amount
 from ledger.reports import balances, trial_balance
 from settlement.engine import AtomicRollback
 from settlement.quota import quota_report
@@ -245,43 +249,28 @@ def test_conversions_book_spread_and_balance(world: Engine, tmp_path: Path) -> N
         assert verify(c).ok
 
 
-def test_one_dealt_rate_dealt_again_books_as_when_dealt_alone(world: Engine,
-                                                              tmp_path: Path) -> None:
-    """The engine keeps a batch's dealt rates: the same rate, written "0.94" or "0.9400", and
-    another rate after it, each book what they book in a batch of their own."""
-    fund = [_fund("S1-REM", "100000.00"),
-            ins("R1", "remit", "S1-REM", "S1-INV", "100000.00", "CNY", investor_id="S1"),
-            ins("C0", "convert", "S1-INV", "S1-INV-HKD", "50000.00", "CNY")]
-    dealt = [ins("D1", "convert", "S1-INV-HKD", "S1-INV", "1000.00", "HKD", rate="0.9400"),
-             ins("D2", "convert", "S1-INV-HKD", "S1-INV", "333.33", "HKD", rate="0.94"),
-             ins("D3", "convert", "S1-INV-HKD", "S1-INV", "333.33", "HKD", rate="0.9401")]
-    settle(world, tmp_path, fund + dealt)
-    alone = tmp_path / "alone"
-    alone.mkdir()
-
-    def booked(engine: Engine) -> dict[str, tuple[str, list[tuple[str, str, int]]]]:
-        with engine.connect() as c:
-            rows = c.execute(text(
-                "SELECT e.id, e.meta, d.code, k.code, t.amount FROM entries e "
-                "JOIN transfers t ON t.entry_seq = e.seq "
-                "JOIN accounts d ON d.id = t.debit_account_id "
+def test_one_dealt_rate_dealt_again_books_what_that_rate_gives(world: Engine,
+                                                               tmp_path: Path) -> None:
+    """Dealt rates are kept (FastRate.dealt): the same rate written "0.94" or "0.9400", and
+    another rate after it, each book the amount and the meta of their own rate, made afresh."""
+    dealt = [("D1", "1000.00", "0.9400"), ("D2", "333.33", "0.94"), ("D3", "333.33", "0.9401")]
+    settle(world, tmp_path, [
+        _fund("S1-REM", "100000.00"),
+        ins("R1", "remit", "S1-REM", "S1-INV", "100000.00", "CNY", investor_id="S1"),
+        ins("C0", "convert", "S1-INV", "S1-INV-HKD", "50000.00", "CNY"),
+        *(ins(iid, "convert", "S1-INV-HKD", "S1-INV", amount, "HKD", rate=rate)
+          for iid, amount, rate in dealt),
+    ])
+    mode = Rounding(load_settings(None).fx.rounding_for("default"))
+    with world.connect() as c:
+        for iid, amount, rate_text in dealt:
+            meta, bought = c.execute(text(
+                "SELECT e.meta, t.amount FROM entries e JOIN transfers t ON t.entry_seq = e.seq "
                 "JOIN accounts k ON k.id = t.credit_account_id "
-                "WHERE e.id LIKE 'D%' ORDER BY t.id")).all()
-        out: dict[str, tuple[str, list[tuple[str, str, int]]]] = {}
-        for eid, meta, debit, credit, amount in rows:
-            out.setdefault(eid, (meta, []))[1].append((debit, credit, int(amount)))
-        return out
-
-    together = booked(world)
-    assert set(together) == {"D1", "D2", "D3"}
-    assert together["D1"][0] == together["D2"][0] != together["D3"][0]
-    for one in dealt:
-        engine = make_engine(f"sqlite:///{alone / (one['instruction_id'] + '.db')}")
-        upgrade(engine)
-        build_world(engine, alone)
-        settle(engine, alone, [*fund, one], name=f"{one['instruction_id']}.csv")
-        assert booked(engine) == {one["instruction_id"]: together[one["instruction_id"]]}
-        engine.dispose()
+                "WHERE e.id = :id AND k.code = 'S1-INV'"), {"id": iid}).one()
+            rate = dealt_rate("HKD", "CNY", Decimal(rate_text))  # a new object: not kept
+            assert meta == canonical_meta(rate_meta(rate, mode))
+            assert int(bought) == convert(parse_amount(amount, "HKD"), rate, mode).buy_amount
 
 
 def test_stale_rate(world: Engine, tmp_path: Path) -> None:
