@@ -72,10 +72,10 @@ from ledger.money import CURRENCIES, format_amount, parse_amount
 from ledger.refdata import LoadResult
 from ledger.refdata import load_file as load_ledger_file
 from ledger.schema import Account, Transfer
+from settlement.audit import quota_check
 from settlement.engine import BatchOptions, settle_file
 from settlement.html_report import render_batch_html
 from settlement.matching import Break
-from settlement.audit import quota_check
 from settlement.quota import quota_report
 from settlement.reconcile import (
     AccountReconciliation,
