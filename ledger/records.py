@@ -89,6 +89,7 @@ def event_record(seq: int, kind: str, subject: str, body: str, recorded_at: str,
 def decode_record(record: bytes) -> dict[str, Any]:
     """The fields of an encoded record, by name (for people reading a proof)."""
     s = record.decode("utf-8", "surrogatepass")
+    names: tuple[str, ...]
     if s.startswith(ENTRY_TAG):
         tag, names = "entry", ("seq", "id", "kind", "value_date", "batch_id", "posted_at",
                                "reverses", "meta", "digest", "transfers")
