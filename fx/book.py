@@ -77,6 +77,7 @@ from ledger.errors import ConflictError, InputError, Problem
 from ledger.files import Field, Schema, read_rows
 from ledger.money import currency
 from ledger.refdata import LoadResult
+from ledger.schema import KEY_LENGTH
 
 PEG_SOURCE: Final = "peg"
 PEG_AS_OF: Final = datetime.min.replace(tzinfo=UTC)
@@ -94,7 +95,7 @@ RATE_SCHEMA: Final = Schema((
     Field("ask", required=True),
     Field("as_of", required=True),
     Field("source", default=""),
-    Field("book", default=DEFAULT_BOOK),
+    Field("book", default=DEFAULT_BOOK, limit=KEY_LENGTH),
 ))
 
 NextBusinessDay = Callable[[date], date]
