@@ -228,7 +228,13 @@ def iter_raw(path: Path) -> Iterator[tuple[int, dict[str, str] | Problem]]:
             except StopIteration:
                 yield 1, Problem(name, 1, "header", "a header row")
                 return
+            except csv.Error as exc:  # a header over the csv module's field limit, say
+                yield 1, Problem(name, 1, "header", f"a CSV header row ({exc})")
+                return
             header = [h.strip() for h in header]
+            if not any(header):
+                yield 1, Problem(name, 1, "header", "a header row (the first line is blank)")
+                return
             for problem in duplicate_columns(name, header):
                 yield 1, problem
             yield 1, {"__header__": ",".join(header)}

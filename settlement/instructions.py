@@ -260,7 +260,11 @@ def read_instructions(
 def _read_csv(path: Path, parser: _Parser) -> Iterator[Instruction]:
     with path.open(newline="", encoding="utf-8-sig") as fh:  # a BOM is not a column name
         reader = CsvReader(fh)
-        header = [h.strip() for h in next(reader, [])]
+        try:
+            header = [h.strip() for h in next(reader, [])]
+        except csv.Error as exc:  # a header over the csv module's field limit, say
+            parser._bad(1, "header", f"a CSV header row ({exc})")
+            return
         if not header:
             parser._bad(1, "header", "a header row")
             return
