@@ -336,6 +336,11 @@ def _read(path: Path, problems: list[Problem]) -> dict[str, _Value]:
         m = _TOML_AT_LINE_RE.search(str(exc))
         problems.append(Problem(name, int(m.group(1)) if m else 0, "toml", f"valid TOML ({exc})"))
         return {}
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        deep = next((i for i, ln in enumerate(text.splitlines(), start=1)
+                     if ln.count("[") + ln.count("{") > 100), 0)
+        problems.append(Problem(name, deep, "toml", "TOML values nested a few levels at most"))
+        return {}
     lines = _key_lines(text)
     base = path.resolve().parent
     flat: dict[str, _Value] = {}

@@ -16,6 +16,7 @@ import pytest
 
 from ledger.errors import InputError
 from ledger.files import TIMESTAMP_FORM, clean_text, parse_timestamp
+from settlement.settings import load_settings
 from tests.settlement_builders import BANKS, INSTRUCTION_COLUMNS, _accounts, ins, write_csv
 from wmc_ledger import FixedClock, Ledger
 
@@ -186,3 +187,49 @@ def test_deep_json_and_surrogates_in_reference_data_name_their_line(
     lines = {(p.line, p.field) for p in err.value.problems}
     assert (1, "json") in lines and 2 in {line for line, _ in lines}
     str(err.value).encode("utf-8")
+
+
+# -- what the fuzz suite found --------------------------------------------------------------
+
+
+def test_a_settings_file_nested_deep_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text("[quota]\nindividual = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_settings(path)
+    assert str(err.value).startswith(f"{path}:2: field 'toml': ")
+
+
+@pytest.mark.parametrize("kind", ["banks", "instructions"])
+def test_a_csv_header_over_the_field_limit_or_blank_is_a_header_problem(
+    ledger: Ledger, tmp_path: Path, kind: str
+) -> None:
+    for i, first in enumerate(['"' + "x" * 200_000 + '"', ""]):
+        path = tmp_path / f"{kind}{i}.csv"
+        path.write_text(first + "\nbank_id,name,market\nZ,Z,HK\n", encoding="utf-8")
+        with pytest.raises(InputError) as err:
+            ledger.settle(path) if kind == "instructions" else ledger.load(kind, path)
+        assert str(err.value).startswith(f"{path}:1: field 'header': ")
+
+
+def test_a_column_name_with_escapes_is_shown_escaped(ledger: Ledger, tmp_path: Path) -> None:
+    path = tmp_path / "banks.csv"
+    path.write_text("bank_id,name,market,\x1b[2Jx\u202e\nZ,Z,HK,1\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        ledger.load("banks", path)
+    assert f"{path}:1: field '\\x1b[2Jx\\u202e': no such column" in str(err.value)
+
+
+# -- the API's rows: the same rules as files ------------------------------------------------
+
+
+def test_rows_given_to_the_api_are_checked_as_files_are(ledger: Ledger) -> None:
+    with pytest.raises(InputError) as err:
+        ledger.load_banks([{"bank_id": "Z\x1b[31m", "name": "Z", "market": "HK"},
+                           {"bank_id": " Y ", "name": "Y" * 300, "market": "HK"}])
+    assert problems_of(err) == [(1, "bank_id"), (2, "name")]
+    ledger.load_banks([{"bank_id": " Y ", "name": "Y", "market": "HK"}])
+    with pytest.raises(InputError) as err:
+        ledger.settle([transfer("I1", debit_account="A-NOSTRO-HKD\ud800")])
+    assert problems_of(err) == [(1, "debit_account")]
+    assert nothing_posted(ledger)

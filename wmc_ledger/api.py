@@ -46,7 +46,7 @@ from ledger.corrections import reversal_entry
 from ledger.db import DEFAULT_URL, make_engine, transaction
 from ledger.entries import EntrySpec, TransferSpec
 from ledger.errors import BatchRolledBack, InputError, NotFound, Problem
-from ledger.files import Schema, parse_bool
+from ledger.files import Schema, clean_text, parse_bool
 from ledger.migrate import upgrade
 from ledger.money import to_money
 from ledger.posting import post_entries
@@ -464,7 +464,9 @@ class Ledger:
             path = Path(tmp) / f"{Path(name).name or 'instructions'}.jsonl"
             with path.open("w", encoding="utf-8", newline="\n") as fh:
                 for row in rows:
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    # ASCII: a lone surrogate becomes an escape the reader refuses by name,
+                    # not a UnicodeEncodeError here.
+                    fh.write(json.dumps(row) + "\n")
             try:
                 return self._settle_file(path, settings, atomic, progress)
             except InputError as exc:
@@ -591,7 +593,7 @@ def _parse_rows(kind: str, rows: Iterable[Mapping[str, Any]],
                 ok = False
                 continue
             try:
-                parsed[f.name] = f.parse(value.strip())
+                parsed[f.name] = f.parse(clean_text(value, f.limit))
             except ValueError as exc:
                 problems.append(Problem(kind, i, f.name, str(exc)))
                 ok = False
