@@ -32,6 +32,7 @@ from ledger.files import (
     date_window,
     duplicate_columns,
     iter_raw,
+    parse_date,
     parse_timestamp,
     undecodable_lines,
 )
@@ -49,7 +50,6 @@ COLUMNS: Final = REQUIRED + OPTIONAL
 # its largest value instead.
 LIMITS: Final = (ENTRY_ID_LENGTH, 64, ACCOUNT_LENGTH, ACCOUNT_LENGTH, None, 64, 64, KEY_LENGTH,
                  KEY_LENGTH, 64, KEY_LENGTH, ENTRY_ID_LENGTH, 64)
-_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _RATE_RE: Final = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,28})?")
 
 
@@ -179,11 +179,9 @@ class _Parser:
         value_date = self._dates.get(vd_text)
         if value_date is None:
             try:
-                if not _DATE_RE.fullmatch(vd_text):
-                    raise ValueError
-                value_date = dt.date.fromisoformat(vd_text)
-            except ValueError:
-                self._bad(line, "value_date", f"a date YYYY-MM-DD, got {vd_text!r}")
+                value_date = parse_date(vd_text)
+            except ValueError as exc:
+                self._bad(line, "value_date", str(exc))
                 ok = False
             else:
                 if self._outside(value_date):
