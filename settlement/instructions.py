@@ -50,6 +50,7 @@ COLUMNS: Final = REQUIRED + OPTIONAL
 # its largest value instead.
 LIMITS: Final = (ENTRY_ID_LENGTH, 64, ACCOUNT_LENGTH, ACCOUNT_LENGTH, None, 64, 64, KEY_LENGTH,
                  KEY_LENGTH, 64, KEY_LENGTH, ENTRY_ID_LENGTH, 64)
+_LONGEST: Final = min(ENTRY_ID_LENGTH, ACCOUNT_LENGTH)
 _RATE_RE: Final = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,28})?")
 
 
@@ -122,9 +123,16 @@ class _Parser:
     def _clean(self, line: int, v: Sequence[str]) -> Sequence[str] | None:
         """The row's texts trimmed and checked (``clean_text``), or None with its problems."""
         joined = "".join(v)
-        # The usual row, in three C calls: printable, so its only whitespace can be U+0020,
-        # and there is none (nothing to trim); no field over the narrowest limit.
-        if joined.isprintable() and " " not in joined and max(map(len, v)) <= KEY_LENGTH:
+        # The usual row, in a few C calls: printable, so its only whitespace can be U+0020,
+        # and there is none (nothing to trim); ids, accounts and references within 128 (at
+        # once when the whole row is), investor, product and book within 64. The other
+        # fields' grammars bound them.
+        if (joined.isprintable() and " " not in joined
+                and (len(joined) <= _LONGEST or (
+                    len(v[0]) <= ENTRY_ID_LENGTH and len(v[2]) <= ACCOUNT_LENGTH
+                    and len(v[3]) <= ACCOUNT_LENGTH and len(v[11]) <= ENTRY_ID_LENGTH))
+                and len(v[7]) <= KEY_LENGTH and len(v[8]) <= KEY_LENGTH
+                and len(v[10]) <= KEY_LENGTH):
             return v
         out: list[str] = []
         ok = True

@@ -13,9 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ledger.errors import InputError
+from ledger.errors import InputError, Problem
 from ledger.files import TIMESTAMP_FORM, clean_text, parse_timestamp
+from settlement.instructions import COLUMNS, LIMITS, _Parser
 from settlement.settings import load_settings
 from tests.settlement_builders import BANKS, INSTRUCTION_COLUMNS, _accounts, ins, write_csv
 from wmc_ledger import FixedClock, Ledger
@@ -233,3 +236,26 @@ def test_rows_given_to_the_api_are_checked_as_files_are(ledger: Ledger) -> None:
         ledger.settle([transfer("I1", debit_account="A-NOSTRO-HKD\ud800")])
     assert problems_of(err) == [(1, "debit_account")]
     assert nothing_posted(ledger)
+
+
+FIELD_TEXT = st.one_of(
+    st.text(alphabet=st.sampled_from("AZ09-: .\t\x1b\u202e\u00a0銀"), max_size=8),
+    st.sampled_from(["", " A ", "A" * 64, "A" * 65, "A" * 128, "A" * 129, "A" * 300]),
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(row=st.lists(FIELD_TEXT, min_size=13, max_size=13))
+def test_the_instruction_row_check_is_clean_text_on_every_field(row: list[str]) -> None:
+    """The parser's quick check of a row gives what clean_text field by field gives."""
+    problems: list[Problem] = []
+    got = _Parser("f", problems)._clean(2, row)
+    cleaned: list[str] = []
+    fields = []
+    for col, text, limit in zip(COLUMNS, row, LIMITS, strict=True):
+        try:
+            cleaned.append(clean_text(text, limit))
+        except ValueError:
+            fields.append(col)
+    assert (list(got) if got is not None else None) == (None if fields else cleaned)
+    assert [p.field for p in problems] == fields
