@@ -259,3 +259,12 @@ def test_the_instruction_row_check_is_clean_text_on_every_field(row: list[str]) 
             fields.append(col)
     assert (list(got) if got is not None else None) == (None if fields else cleaned)
     assert [p.field for p in problems] == fields
+
+
+def test_rate_rows_given_to_the_api_are_checked_as_files_are(ledger: Ledger) -> None:
+    row = {"base": "CNY", "quote": "HKD", "bid": "1.05", "ask": "1.06",
+           "as_of": "2025-03-03T09:15:00+08:00"}
+    with pytest.raises(InputError) as err:
+        ledger.load_rates([{**row, "book": "b\x1b[0m"}, {**row, "source": "s" * 257}])
+    assert problems_of(err) == [(1, "book"), (2, "source")]
+    assert ledger.load_rates([{**row, "book": " cnh "}]).inserted == 1
