@@ -9,6 +9,12 @@ SQLite) in chunks, and each touched account's running totals are updated once, w
 closes. Nothing is visible to others before the transaction commits, so a batch is all or
 nothing; the database's own constraints and triggers stand behind every check made here.
 
+**Bounds.** The poster keeps each currency's total of debits (which equals its total of
+credits and is at least any account's running total or any bank's position in it) and rejects
+an entry that would take it over ``ledger.money.MAX_MINOR`` (``balance_overflow``), and a leg
+over that bound by itself (``amount_too_large``: a conversion's bought amount, say), counting
+every earlier entry of the batch. So nothing the ledger stores or sums can overflow BIGINT.
+
 Memory stays flat in the size of a batch: entries are judged chunk by chunk (``lookup`` then
 ``begin_chunk``),
 and rows already flushed are found again by the database when a later chunk repeats an id.
