@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from moneyed import Money
 
-from ledger.errors import AmountError, InputError
+from ledger.errors import AmountError, InputError, LedgerError
 from ledger.money import MAX_MINOR, check_bound, format_amount, from_decimal, parse_amount
 from tests.settlement_builders import BANKS, INSTRUCTION_COLUMNS, _accounts, ins, write_csv
-from wmc_ledger import FixedClock, Ledger
+from wmc_ledger import FixedClock, Instruction, Ledger
 
 MAX_HKD = format_amount(MAX_MINOR, "HKD")  # "9999999999999999.99"
 HALF = format_amount(MAX_MINOR // 2 + 1, "HKD")
@@ -109,7 +109,12 @@ def test_a_file_with_an_amount_over_the_bound_is_refused_naming_line_and_field(
 def test_money_over_the_bound_is_an_amount_error_at_the_api(ledger: Ledger) -> None:
     with pytest.raises(AmountError, match="too large"):
         ledger.transfer("T1", "A-NOSTRO-HKD", "A-CUST-HKD", Money("1E16", "HKD"))
-    assert nothing_posted(ledger)
+    with pytest.raises(AmountError, match="too large"):
+        ledger.convert("C1", "A-NOSTRO-USD", "A-NOSTRO-HKD", Money("1E999999", "USD"))
+    with pytest.raises(LedgerError):
+        ledger.settle([Instruction("I1", "transfer", "A-NOSTRO-HKD", "A-CUST-HKD",
+                                   Money("10000000000000000.00", "HKD"), "2025-03-03")])
+    assert nothing_posted(ledger) and ledger.batches() == []
 
 
 # -- the judge ------------------------------------------------------------------------------
