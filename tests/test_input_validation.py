@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from moneyed import Money
 
 from ledger.errors import InputError, Problem
 from ledger.files import TIMESTAMP_FORM, clean_text, parse_timestamp
 from settlement.instructions import COLUMNS, LIMITS, _Parser
 from settlement.settings import load_settings
 from tests.settlement_builders import BANKS, INSTRUCTION_COLUMNS, _accounts, ins, write_csv
-from wmc_ledger import FixedClock, Ledger
+from wmc_ledger import Entry, FixedClock, Ledger, Transfer
 
 CLOCK = "2025-03-03T20:00:00+08:00"  # after every cut-off: instructions roll to the next day
 
@@ -268,3 +269,16 @@ def test_rate_rows_given_to_the_api_are_checked_as_files_are(ledger: Ledger) -> 
         ledger.load_rates([{**row, "book": "b\x1b[0m"}, {**row, "source": "s" * 257}])
     assert problems_of(err) == [(1, "book"), (2, "source")]
     assert ledger.load_rates([{**row, "book": " cnh "}]).inserted == 1
+
+
+def test_entries_given_to_the_api_have_their_ids_and_accounts_checked(ledger: Ledger) -> None:
+    good = Transfer("A-NOSTRO-HKD", "A-CUST-HKD", Money("1.00", "HKD"))
+    with pytest.raises(InputError) as err:
+        ledger.post([Entry("E1", (good,)),
+                     Entry("E\x1b[2J", (Transfer("A-NOSTRO-HKD\u202e", "A-CUST-HKD",
+                                                 Money("1.00", "HKD"), reference="R" * 129),))])
+    assert problems_of(err) == [(2, "id"), (2, "reference"), (2, "debit")]
+    assert nothing_posted(ledger)
+    assert [r.code for r in ledger.post([Entry(" E1 ", (good,))])] == ["ok"]
+    assert ledger.transfer("E1", "A-NOSTRO-HKD", "A-CUST-HKD", Money("1.00", "HKD")).code == (
+        "duplicate")
