@@ -194,7 +194,7 @@ class _Batch:
         self.sha = sha
         self.settings = settings
         self.options = options
-        now = (options.clock or (lambda: dt.datetime.now(MARKET_TZ)))()
+        self.now = now = (options.clock or (lambda: dt.datetime.now(MARKET_TZ)))()
         self.posted_at = now.isoformat()
         self.problems: list[Problem] = []
         self.rejections: list[RejectionRow] = []
@@ -279,7 +279,9 @@ class _Batch:
             self._load_reference()
             progress = self.options.progress
             size = CHUNK_POSTGRES if is_postgres(conn) else CHUNK
-            for chunk, following in _chunks(read_instructions(self.path, self.problems), size):
+            read = read_instructions(self.path, self.problems, now=self.now,
+                                     window_days=self.settings.input.value_date_window_days)
+            for chunk, following in _chunks(read, size):
                 self.count += len(chunk)
                 if not following:
                     # What is left to write after the last instruction is written in the

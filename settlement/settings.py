@@ -122,12 +122,20 @@ class CalendarSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class InputSettings:
+    #: A value date or ``submitted_at`` more than this many days from the batch's clock is an
+    #: input error of its line.
+    value_date_window_days: int = 3650
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     quota: QuotaSettings
     cutoffs: CutoffSettings
     fx: FxSettings
     reconciliation: ReconciliationSettings
     calendar: CalendarSettings
+    input: InputSettings = InputSettings()
     #: The files read, defaults first.
     sources: tuple[str, ...] = ()
 
@@ -198,12 +206,14 @@ def _bool(value: Any, _base: Path) -> bool:
     return value
 
 
-def _count(minimum: int) -> _Parser:
+def _count(minimum: int, maximum: int | None = None) -> _Parser:
     def parse(value: Any, _base: Path) -> int:
         if type(value) is not int:
             raise ValueError(f"a whole number (at least {minimum}), got {_kind(value)}")
         if value < minimum:
             raise ValueError(f"a whole number of at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"a whole number of at most {maximum}, got {value}")
         return value
 
     return parse
@@ -260,6 +270,7 @@ _SCHEMA: Final[dict[str, _Parser]] = {
     "reconciliation.cnh_as_cny": _bool,
     "reconciliation.statement_max_bytes": _count(1),
     "calendar.overrides": _path,
+    "input.value_date_window_days": _count(0, maximum=36_500),
 }
 # Keys of a book's table, [fx.books.NAME].
 _BOOK_SCHEMA: Final[dict[str, _Parser]] = {
@@ -324,6 +335,11 @@ def _read(path: Path, problems: list[Problem]) -> dict[str, _Value]:
     except tomllib.TOMLDecodeError as exc:
         m = _TOML_AT_LINE_RE.search(str(exc))
         problems.append(Problem(name, int(m.group(1)) if m else 0, "toml", f"valid TOML ({exc})"))
+        return {}
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        deep = next((i for i, ln in enumerate(text.splitlines(), start=1)
+                     if ln.count("[") + ln.count("{") > 100), 0)
+        problems.append(Problem(name, deep, "toml", "TOML values nested a few levels at most"))
         return {}
     lines = _key_lines(text)
     base = path.resolve().parent
@@ -462,5 +478,6 @@ def _build(p: Mapping[str, Any], sources: tuple[str, ...]) -> Settings:
             statement_max_bytes=p["reconciliation.statement_max_bytes"],
         ),
         calendar=CalendarSettings(overrides=p["calendar.overrides"]),
+        input=InputSettings(value_date_window_days=p["input.value_date_window_days"]),
         sources=sources,
     )

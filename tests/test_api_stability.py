@@ -510,11 +510,13 @@ class Settings(object)
         fx: 'FxSettings',
         reconciliation: 'ReconciliationSettings',
         calendar: 'CalendarSettings',
+        input: 'InputSettings' = InputSettings(value_date_window_days=3650),
         sources: 'tuple[str, ...]' = (),
     ) -> None
     calendar: field
     cutoffs: field
     fx: field
+    input: field
     quota: field
     reconciliation: field
     sources: field
@@ -641,6 +643,7 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
+    3: "580c76ec0fd1f3d2d049e7ea6b39c477fcf65610bfafb4b1404fcd6b33e41317",
 }
 
 

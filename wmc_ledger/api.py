@@ -46,7 +46,7 @@ from ledger.corrections import reversal_entry
 from ledger.db import DEFAULT_URL, make_engine, transaction
 from ledger.entries import EntrySpec, TransferSpec
 from ledger.errors import BatchRolledBack, InputError, NotFound, Problem
-from ledger.files import Schema, parse_bool
+from ledger.files import Schema, clean_text, parse_bool
 from ledger.migrate import upgrade
 from ledger.money import to_money
 from ledger.posting import post_entries
@@ -56,7 +56,7 @@ from ledger.refdata import close_account as ledger_close_account
 from ledger.refdata import load_accounts as ledger_load_accounts
 from ledger.refdata import load_banks as ledger_load_banks
 from ledger.refdata import load_file as ledger_load_file
-from ledger.schema import Account, Bank
+from ledger.schema import ACCOUNT_LENGTH, ENTRY_ID_LENGTH, Account, Bank
 from settlement.audit import quota_check
 from settlement.batches import list_batches, load_report
 from settlement.calendars import Calendar, build_calendar, read_day_overrides
@@ -321,7 +321,7 @@ class Ledger:
         """
         now = self._now()
         today = now.astimezone(GBA_TIME).date()
-        specs = [_entry_spec(e, today) for e in entries]
+        specs = [_entry_spec(e, today, i) for i, e in enumerate(entries, start=1)]
         results = self._write(lambda c: post_entries(c, specs, posted_at=now.isoformat()))
         return [PostResult(r.entry_id, r.code, r.message) for r in results]
 
@@ -468,7 +468,9 @@ class Ledger:
             path = Path(tmp) / f"{Path(name).name or 'instructions'}.jsonl"
             with path.open("w", encoding="utf-8", newline="\n") as fh:
                 for row in rows:
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    # ASCII: a lone surrogate becomes an escape the reader refuses by name,
+                    # not a UnicodeEncodeError here.
+                    fh.write(json.dumps(row) + "\n")
             try:
                 return self._settle_file(path, settings, atomic, progress)
             except InputError as exc:
@@ -596,7 +598,7 @@ def _parse_rows(kind: str, rows: Iterable[Mapping[str, Any]],
                 ok = False
                 continue
             try:
-                parsed[f.name] = f.parse(value.strip())
+                parsed[f.name] = f.parse(clean_text(value, f.limit))
             except ValueError as exc:
                 problems.append(Problem(kind, i, f.name, str(exc)))
                 ok = False
@@ -607,15 +609,32 @@ def _parse_rows(kind: str, rows: Iterable[Mapping[str, Any]],
     return out
 
 
-def _entry_spec(entry: Entry, today: dt.date) -> EntrySpec:
+def _entry_spec(entry: Entry, today: dt.date, i: int = 1) -> EntrySpec:
     if not isinstance(entry, Entry):
         raise InputError(f"expected a wmc_ledger.Entry, got {type(entry).__name__}")
+    problems: list[Problem] = []
+
+    def text(value: str, field: str, limit: int) -> str:
+        # The rule of every reader's text fields (ledger.files.clean_text), named entries:N.
+        try:
+            return clean_text(value, limit)
+        except ValueError as exc:
+            problems.append(Problem("entries", i, field, str(exc)))
+            return value
+
+    entry_id = text(entry.id, "id", ENTRY_ID_LENGTH)
     transfers = []
     for t in entry.transfers:
         minor = minor_units(t.amount)
         code = t.amount.currency.code
-        transfers.append(TransferSpec(t.debit, t.credit, minor, code, t.value_date, t.reference))
-    return EntrySpec(entry.id, entry.kind, entry.value_date or today, tuple(transfers),
+        reference = None if t.reference is None else text(t.reference, "reference",
+                                                          ENTRY_ID_LENGTH)
+        transfers.append(TransferSpec(text(t.debit, "debit", ACCOUNT_LENGTH),
+                                      text(t.credit, "credit", ACCOUNT_LENGTH), minor, code,
+                                      t.value_date, reference))
+    if problems:
+        raise InputError(problems)
+    return EntrySpec(entry_id, entry.kind, entry.value_date or today, tuple(transfers),
                      meta=dict(entry.meta) if entry.meta else None, reverses=entry.reverses)
 
 
