@@ -58,7 +58,7 @@ from ledger.refdata import load_file as ledger_load_file
 from ledger.schema import Account, Bank
 from settlement.batches import list_batches, load_report
 from settlement.calendars import Calendar, build_calendar, read_day_overrides
-from settlement.engine import AtomicRollback, BatchOptions, settle_file
+from settlement.engine import AtomicRollback, BatchOptions, opened_by_ledger, settle_file
 from settlement.instructions import COLUMNS as INSTRUCTION_COLUMNS
 from settlement.quota import quota_report
 from settlement.reconcile import AccountReconciliation, reconcile_statement
@@ -505,14 +505,25 @@ class Ledger:
         as_of: dt.date | str | None = None,
         bank: str | None = None,
         account: str | None = None,
+        hide_zero: bool = False,
+        hide_unused_ledger_accounts: bool = False,
     ) -> list[Balance]:
         """Every account's totals (of one bank, or one account), ordered by account code.
 
         ``as_of`` counts the transfers whose value date is on or before that day.
+        ``hide_zero`` leaves out the accounts whose balance is zero;
+        ``hide_unused_ledger_accounts`` those the ledger opened itself (FX, transit: see the
+        README) that no transfer has moved. An ``account`` asked for by name is never left out.
         """
         day = day_of(as_of, "as_of")
         with self._engine.connect() as conn:
             rows = reports.balances(conn, as_of=day, bank=bank, account=account)
+        if account is None:
+            if hide_zero:
+                rows = [r for r in rows if r.balance != 0]
+            if hide_unused_ledger_accounts:
+                rows = [r for r in rows if r.debits or r.credits
+                        or not opened_by_ledger(r.account)]
         return [_balance_of(r) for r in rows]
 
     def trial_balance(self, *, as_of: dt.date | str | None = None) -> TrialBalance:
