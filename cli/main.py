@@ -29,7 +29,15 @@ from cli.common import (
     parse_date,
     table_option,
 )
-from cli.render import Section, emit_json, emit_rows, emit_sections, grouped, message
+from cli.render import (
+    Section,
+    displayed,
+    emit_json,
+    emit_rows,
+    emit_sections,
+    grouped,
+    message,
+)
 from ledger.db import DEFAULT_URL
 from ledger.errors import LedgerError
 
@@ -41,7 +49,10 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except LedgerError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            # The message may quote data (an account code, a file's line): shown inert, each
+            # of its lines (an InputError lists a problem a line) whole.
+            shown = "\n".join(displayed(line, limit=None) for line in str(exc).split("\n"))
+            typer.echo(f"error: {shown}", err=True)
             raise typer.Exit(exc.exit_code) from None
 
 
@@ -216,10 +227,14 @@ def reconcile(
     statement: Annotated[Path, typer.Argument(help="camt.053 (XML) or MT940 (text).")],
     account: Annotated[str, typer.Option("--account", help="The ledger account it is for.")],
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Reconcile even a statement whose account id (Acct/Id, :25:) is not "
+                        "--account nor mapped to it in the settings.")] = False,
 ) -> None:
-    """Match a bank statement against the ledger; exit 1 when there are breaks."""
+    """Match a bank statement against the ledger; exit 1 when there are breaks, 2 when the
+    statement is another account's."""
     t0 = time.perf_counter()
-    rec = ledger_of(ctx).reconcile(statement, account=account)
+    rec = ledger_of(ctx).reconcile(statement, account=account, force=force)
     data = rec.to_dict()
     log.info("reconcile.completed", account=account, statement=str(statement),
              matched=rec.matched, breaks=len(rec.breaks),
@@ -252,7 +267,8 @@ def reverse(
     log.info("reverse.completed", entry_id=entry_id, code=result.code,
              seconds=round(time.perf_counter() - t0, 3))
     if result.code != "ok":
-        typer.echo(f"error: {entry_id} not reversed: {result.code}: {result.message}", err=True)
+        typer.echo(f"error: {displayed(entry_id)} not reversed: {result.code}: "
+                   f"{displayed(result.message)}", err=True)
         raise typer.Exit(2)
     typer.echo(f"{result.entry_id} reverses {entry_id}")
 
@@ -266,7 +282,7 @@ def audit_verify(ctx: typer.Context) -> None:
              problems=len(result.problems), seconds=round(time.perf_counter() - t0, 3))
     if not result.ok:
         for p in result.problems:
-            typer.echo(f"broken: {p}", err=True)
+            typer.echo(f"broken: {displayed(p, limit=None)}", err=True)
         raise typer.Exit(3)
     typer.echo(f"ok: {result.entries} entries, {result.transfers} transfers verified")
 

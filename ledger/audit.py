@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, text
 
 from ledger.entries import GENESIS_HASH, EntrySpec, TransferSpec, chain_hash, content_text
+from ledger.errors import LedgerError
+from ledger.money import format_amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,8 @@ def verify(conn: Connection, *, max_problems: int = 20) -> AuditReport:
             problems.append(f"entry {current[1]}: transfer {r[10]} currency {cur} differs "
                             f"from its accounts' ({debit[1]}, {credit[1]})")
         if amount <= 0:
-            problems.append(f"entry {current[1]}: transfer {r[10]} amount {amount} is not > 0")
+            problems.append(f"entry {current[1]}: transfer {r[10]} amount "
+                            f"{_shown(amount, cur)} is not > 0")
         sums[int(r[11])][0] += amount
         sums[int(r[12])][1] += amount
         legs.append(TransferSpec(debit[0], credit[0], amount, cur, _date(r[15]), r[16]))
@@ -128,10 +131,21 @@ def verify(conn: Connection, *, max_problems: int = 20) -> AuditReport:
         s = sums.get(acc_id, [0, 0])
         if (debits, credits) != (s[0], s[1]) and len(problems) < max_problems:
             problems.append(
-                f"account {code}: running totals debits {debits} credits {credits} differ from "
-                f"its transfers' debits {s[0]} credits {s[1]}"
+                f"account {code}: running totals debits {_shown(debits, cur)} credits "
+                f"{_shown(credits, cur)} differ from its transfers' debits {_shown(s[0], cur)} "
+                f"credits {_shown(s[1], cur)}"
             )
     for cur, (d, c) in sorted(per_currency.items()):
         if d != c:
-            problems.append(f"{cur}: total debits {d} differ from total credits {c}")
+            problems.append(f"{cur}: total debits {_shown(d, cur)} differ from total credits "
+                            f"{_shown(c, cur)}")
     return AuditReport(n_entries, n_transfers, tuple(problems))
+
+
+def _shown(minor: int, code: str) -> str:
+    """An amount in a problem's text: major units with the currency (``100000.00 HKD``), as
+    people read it; minor units only when the currency is unknown (the problem may be that)."""
+    try:
+        return f"{format_amount(minor, code)} {code}"
+    except LedgerError:
+        return f"{minor} (minor units of {code!r})"

@@ -76,6 +76,7 @@ from wmc_ledger.values import (
     Break,
     ConversionResult,
     CurrencyTotal,
+    Duplicate,
     Entry,
     GrossPayment,
     Instruction,
@@ -550,14 +551,19 @@ class Ledger:
         *,
         account: str,
         name: str | None = None,
+        force: bool = False,
     ) -> Reconciliation:
         """Match a camt.053 or MT940 statement (a path, or the file's bytes) against ledger
-        account ``account``, as ``wmc reconcile``. ``name`` names bytes in messages."""
+        account ``account``, as ``wmc reconcile``. ``name`` names bytes in messages.
+
+        A statement of another account (its ``Acct/Id`` / ``:25:`` neither ``account`` nor
+        mapped to it by the ``reconciliation.statement_accounts`` setting) raises
+        ``InputError`` naming both, unless ``force``."""
         source: str | bytes = statement if isinstance(statement, bytes) else os.fspath(statement)
         settings = self.settings.reconciliation
         with self._engine.connect() as conn, conn.begin():
             rec = reconcile_statement(conn, source, account=account, settings=settings,
-                                      name=name)
+                                      name=name, force=force)
         return _reconciliation_of(rec)
 
     def audit(self) -> AuditResult:
@@ -734,6 +740,9 @@ def _batch_of(report: BatchReport) -> Batch:
                              for g in report.gross_payments),
         moved_dates=tuple(MovedDate(m.instruction_id, m.market, m.requested, m.value_date,
                                     m.reason) for m in report.moved_dates),
+        duplicates_detail=tuple(Duplicate(d.instruction_id, d.line, d.of_status, d.of_batch,
+                                          d.of_code) for d in report.duplicates_detail),
+        committed=report.committed,
     )
 
 
