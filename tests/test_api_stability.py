@@ -151,11 +151,15 @@ class Batch(object)
         obligations: 'tuple[Obligation, ...]' = (),
         gross_payments: 'tuple[GrossPayment, ...]' = (),
         moved_dates: 'tuple[MovedDate, ...]' = (),
+        duplicates_detail: 'tuple[Duplicate, ...]' = (),
+        committed: 'bool' = True,
     ) -> None
     accepted: field
     batch_id: field
     codes: property
+    committed: field
     duplicates: field
+    duplicates_detail: field
     file_sha256: field
     gross_payments: field
     instructions: field
@@ -166,6 +170,7 @@ class Batch(object)
     positions: field
     rejected: field
     rejections: field
+    status: property
     def to_dict(self) -> 'dict[str, Any]'
     def to_json(self) -> 'str'
 class BatchRolledBack(LedgerError)
@@ -220,6 +225,20 @@ class CurrencyTotal(object)
     currency: field
     debits: field
     def to_dict(self) -> 'dict[str, str]'
+class Duplicate(object)
+    __init__(
+        instruction_id: 'str',
+        line: 'int',
+        duplicate_of: 'str',
+        batch_id: 'str | None',
+        code: 'str | None' = None,
+    ) -> None
+    batch_id: field
+    code: field
+    duplicate_of: field
+    instruction_id: field
+    line: field
+    def to_dict(self) -> 'dict[str, Any]'
 class Entry(object)
     __init__(
         id: 'str',
@@ -334,6 +353,8 @@ class Ledger(object)
         as_of: 'dt.date | str | None' = None,
         bank: 'str | None' = None,
         account: 'str | None' = None,
+        hide_zero: 'bool' = False,
+        hide_unused_ledger_accounts: 'bool' = False,
     ) -> 'list[Balance]'
     def batch(self, batch_id: 'str') -> 'Batch'
     def batches(self) -> 'list[str]'
@@ -376,6 +397,7 @@ class Ledger(object)
         *,
         account: 'str',
         name: 'str | None' = None,
+        force: 'bool' = False,
     ) -> 'Reconciliation'
     def reverse(
         self,
@@ -641,6 +663,7 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
+    3: "50a626d8e4973371668752ceef52b2f85e4705ec787bc6bb96d1bee16380286f",
 }
 
 
