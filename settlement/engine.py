@@ -69,7 +69,8 @@ GROSS_KINDS = ("remit", "repatriate")
 _ID = attrgetter("instruction_id")
 _DEBIT, _CREDIT = attrgetter("debit_account"), attrgetter("credit_account")
 # A chunk with its ids, and the lookups started for it: earlier rejections, stored ids, accounts.
-_Ahead = tuple[list[Instruction], list[str], Future[dict[str, tuple[str, str]]], Future[Lookup]]
+_Rejected = dict[str, tuple[str, str, str]]  # id -> (digest, code, batch) of earlier batches
+_Ahead = tuple[list[Instruction], list[str], Future[_Rejected], Future[Lookup]]
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
 
 
@@ -206,7 +207,7 @@ class _Batch:
         self._moving: list[MovedDate] = []  # the instruction being judged
         self.netting = NettingAccumulator()
         # Rejected ids: those of earlier batches (fetched per chunk) and this batch's own.
-        self.rejected_before: dict[str, tuple[str, str, str]] = {}  # id -> digest, code, batch
+        self.rejected_before: _Rejected = {}
         self.rejected_now: dict[str, tuple[str, str]] = {}  # id -> digest, code
         # Instructions counted as duplicates: of rejections, complete; of posted entries, the
         # batch they were posted in is found after the run (_duplicates_found).
@@ -311,7 +312,7 @@ class _Batch:
         self._store(report)
         return report
 
-    def _select_rejected(self, ids: list[str]) -> dict[str, tuple[str, str, str]]:
+    def _select_rejected(self, ids: list[str]) -> _Rejected:
         """Of ``ids``, those rejected by earlier batches: id -> (digest, code, batch)."""
         return {r[0]: (r[1], r[2], r[3]) for r in rows_where_in(
             self.conn, "rejected_instructions", "instruction_id, digest, code, batch_id",

@@ -84,9 +84,9 @@ def test_message_escapes_values_not_the_template() -> None:
 
 
 def render(rows: list[dict[str, str]], width: int) -> str:
-    out = Console(file=io.StringIO(), width=width, color_system=None)
-    emit_table(rows, title="T", out=out)
-    return out.file.getvalue()  # type: ignore[attr-defined]
+    buf = io.StringIO()
+    emit_table(rows, title="T", out=Console(file=buf, width=width, color_system=None))
+    return buf.getvalue()
 
 
 def test_amounts_are_whole_at_any_width_text_folds_or_goes_vertical() -> None:
