@@ -270,7 +270,7 @@ def reverse(
         typer.echo(f"error: {displayed(entry_id)} not reversed: {result.code}: "
                    f"{displayed(result.message)}", err=True)
         raise typer.Exit(2)
-    typer.echo(f"{result.entry_id} reverses {entry_id}")
+    typer.echo(f"{displayed(result.entry_id)} reverses {displayed(entry_id)}")
 
 
 @audit_app.command("verify")
