@@ -165,3 +165,19 @@ def from_money(money: Money) -> tuple[int, str]:
     """``Money`` as ``(minor units, currency code)``; over-precise amounts are refused."""
     code = money.currency.code
     return from_decimal(money.amount, code), code
+
+
+def group_digits(amount: str) -> str:
+    """An amount's text as people read it, thousands separated: ``"-1234567.89"`` ->
+    ``"-1,234,567.89"``. The text's digits are kept as they are (no rounding, no arithmetic);
+    what is not an amount's text raises ``ValueError``."""
+    m = _AMOUNT_TEXT.fullmatch(amount)
+    if m is None:
+        raise ValueError(f"not an amount: {amount!r}")
+    sign, whole, frac = m.groups()
+    head = len(whole) % 3 or 3  # grouped as text: no digit limit, nothing converted
+    grouped = whole[:head] + "".join(f",{whole[i:i + 3]}" for i in range(head, len(whole), 3))
+    return f"{sign}{grouped}{frac or ''}"
+
+
+_AMOUNT_TEXT = re.compile(r"([-+]?)([0-9]+)(\.[0-9]+)?")

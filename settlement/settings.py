@@ -113,6 +113,13 @@ class ReconciliationSettings:
     date_tolerance_days: int
     cnh_as_cny: bool
     statement_max_bytes: int
+    #: Statement account id (camt ``Acct/Id``, MT940 ``:25:``) -> the ledger account it is
+    #: the statement of, where the two are not written alike; sorted pairs.
+    statement_accounts: tuple[tuple[str, str], ...] = ()
+
+    def statement_account_of(self, statement_account: str) -> str | None:
+        """The ledger account mapped to ``statement_account``, if any."""
+        return dict(self.statement_accounts).get(statement_account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +247,17 @@ def _choice(*choices: str) -> _Parser:
     return parse
 
 
+def _account_map(value: Any, _base: Path) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise ValueError('a table of statement account id = "ledger account", such as '
+                         f'{{ "HK33HKB0001" = "HKB-NOSTRO-HKD" }}, got {_kind(value)}')
+    for key, account in value.items():
+        if not isinstance(account, str) or not account.strip() or not key.strip():
+            raise ValueError(f'a ledger account code (quoted text) for statement account '
+                             f'{key!r}, got {_kind(account)}')
+    return tuple(sorted((k.strip(), v.strip()) for k, v in value.items()))
+
+
 def _path(value: Any, base: Path) -> Path | None:
     if not isinstance(value, str):
         raise ValueError(f'a quoted file path, or "" for none, got {_kind(value)}')
@@ -269,6 +287,7 @@ _SCHEMA: Final[dict[str, _Parser]] = {
     "reconciliation.date_tolerance_days": _count(0),
     "reconciliation.cnh_as_cny": _bool,
     "reconciliation.statement_max_bytes": _count(1),
+    "reconciliation.statement_accounts": _account_map,
     "calendar.overrides": _path,
     "input.value_date_window_days": _count(0, maximum=36_500),
 }
@@ -476,6 +495,7 @@ def _build(p: Mapping[str, Any], sources: tuple[str, ...]) -> Settings:
             date_tolerance_days=p["reconciliation.date_tolerance_days"],
             cnh_as_cny=p["reconciliation.cnh_as_cny"],
             statement_max_bytes=p["reconciliation.statement_max_bytes"],
+            statement_accounts=p["reconciliation.statement_accounts"],
         ),
         calendar=CalendarSettings(overrides=p["calendar.overrides"]),
         input=InputSettings(value_date_window_days=p["input.value_date_window_days"]),

@@ -60,7 +60,7 @@ from ledger.schema import ACCOUNT_LENGTH, ENTRY_ID_LENGTH, Account, Bank
 from settlement.audit import quota_check
 from settlement.batches import list_batches, load_report
 from settlement.calendars import Calendar, build_calendar, read_day_overrides
-from settlement.engine import AtomicRollback, BatchOptions, settle_file
+from settlement.engine import AtomicRollback, BatchOptions, opened_by_ledger, settle_file
 from settlement.instructions import COLUMNS as INSTRUCTION_COLUMNS
 from settlement.quota import quota_report
 from settlement.reconcile import AccountReconciliation, reconcile_statement
@@ -78,6 +78,7 @@ from wmc_ledger.values import (
     Break,
     ConversionResult,
     CurrencyTotal,
+    Duplicate,
     Entry,
     GrossPayment,
     Instruction,
@@ -511,14 +512,25 @@ class Ledger:
         as_of: dt.date | str | None = None,
         bank: str | None = None,
         account: str | None = None,
+        hide_zero: bool = False,
+        hide_unused_ledger_accounts: bool = False,
     ) -> list[Balance]:
         """Every account's totals (of one bank, or one account), ordered by account code.
 
         ``as_of`` counts the transfers whose value date is on or before that day.
+        ``hide_zero`` leaves out the accounts whose balance is zero;
+        ``hide_unused_ledger_accounts`` those the ledger opened itself (FX, transit: see the
+        README) that no transfer has moved. An ``account`` asked for by name is never left out.
         """
         day = day_of(as_of, "as_of")
         with self._engine.connect() as conn:
             rows = reports.balances(conn, as_of=day, bank=bank, account=account)
+        if account is None:
+            if hide_zero:
+                rows = [r for r in rows if r.balance != 0]
+            if hide_unused_ledger_accounts:
+                rows = [r for r in rows if r.debits or r.credits
+                        or not opened_by_ledger(r.account)]
         return [_balance_of(r) for r in rows]
 
     def trial_balance(self, *, as_of: dt.date | str | None = None) -> TrialBalance:
@@ -545,14 +557,19 @@ class Ledger:
         *,
         account: str,
         name: str | None = None,
+        force: bool = False,
     ) -> Reconciliation:
         """Match a camt.053 or MT940 statement (a path, or the file's bytes) against ledger
-        account ``account``, as ``wmc reconcile``. ``name`` names bytes in messages."""
+        account ``account``, as ``wmc reconcile``. ``name`` names bytes in messages.
+
+        A statement of another account (its ``Acct/Id`` / ``:25:`` neither ``account`` nor
+        mapped to it by the ``reconciliation.statement_accounts`` setting) raises
+        ``InputError`` naming both, unless ``force``."""
         source: str | bytes = statement if isinstance(statement, bytes) else os.fspath(statement)
         settings = self.settings.reconciliation
         with self._engine.connect() as conn, conn.begin():
             rec = reconcile_statement(conn, source, account=account, settings=settings,
-                                      name=name)
+                                      name=name, force=force)
         return _reconciliation_of(rec)
 
     def audit(self) -> AuditResult:
@@ -747,6 +764,9 @@ def _batch_of(report: BatchReport) -> Batch:
                              for g in report.gross_payments),
         moved_dates=tuple(MovedDate(m.instruction_id, m.market, m.requested, m.value_date,
                                     m.reason) for m in report.moved_dates),
+        duplicates_detail=tuple(Duplicate(d.instruction_id, d.line, d.of_status, d.of_batch,
+                                          d.of_code) for d in report.duplicates_detail),
+        committed=report.committed,
     )
 
 
