@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from fx.conversion import Rounding
 from ledger.errors import InputError, LedgerError, Problem, UnknownCurrency
-from ledger.money import format_amount, parse_amount
+from ledger.money import DEFAULT_CURRENCIES, currency, format_amount, parse_amount
 
 DEFAULT_SETTINGS_FILE: Final = Path(__file__).resolve().parent / "data" / "settings.default.toml"
 
@@ -116,6 +116,12 @@ class ReconciliationSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerSettings:
+    #: The ISO 4217 currencies the ledger carries; a statement or file in another is refused.
+    currencies: tuple[str, ...] = DEFAULT_CURRENCIES
+
+
+@dataclass(frozen=True, slots=True)
 class CalendarSettings:
     #: A day-override CSV for ``settlement.calendars.read_day_overrides``; ``None``: none.
     overrides: Path | None
@@ -130,6 +136,7 @@ class Settings:
     calendar: CalendarSettings
     #: The files read, defaults first.
     sources: tuple[str, ...] = ()
+    ledger: LedgerSettings = LedgerSettings()
 
 
 # -- value parsers: raw TOML value -> typed value, or ValueError("what was expected") -------------
@@ -209,6 +216,23 @@ def _count(minimum: int) -> _Parser:
     return parse
 
 
+def _currencies(value: Any, _base: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ValueError(
+            f'a non-empty list of ISO 4217 codes such as ["MOP", "HKD"], got {_kind(value)}'
+        )
+    codes: list[str] = []
+    for code in value:
+        try:
+            currency(code)
+        except UnknownCurrency as exc:
+            raise ValueError(f"ISO 4217 codes ({exc})") from None
+        if code in codes:
+            raise ValueError(f"each currency once, got {code} twice")
+        codes.append(code)
+    return tuple(codes)
+
+
 def _time(value: Any, _base: Path) -> time:
     if isinstance(value, time):
         if value.tzinfo is not None:
@@ -260,6 +284,7 @@ _SCHEMA: Final[dict[str, _Parser]] = {
     "reconciliation.cnh_as_cny": _bool,
     "reconciliation.statement_max_bytes": _count(1),
     "calendar.overrides": _path,
+    "ledger.currencies": _currencies,
 }
 # Keys of a book's table, [fx.books.NAME].
 _BOOK_SCHEMA: Final[dict[str, _Parser]] = {
@@ -463,4 +488,5 @@ def _build(p: Mapping[str, Any], sources: tuple[str, ...]) -> Settings:
         ),
         calendar=CalendarSettings(overrides=p["calendar.overrides"]),
         sources=sources,
+        ledger=LedgerSettings(currencies=p["ledger.currencies"]),
     )
