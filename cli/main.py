@@ -183,30 +183,59 @@ def report_quota(
 @app.command()
 def reconcile(
     ctx: typer.Context,
-    statement: Annotated[Path, typer.Argument(help="camt.053 (XML) or MT940 (text).")],
-    account: Annotated[str, typer.Option("--account", help="The ledger account it is for.")],
+    statement: Annotated[
+        Path,
+        typer.Argument(help="camt.053/052/054 (XML) or MT940/MT942 (text): one or more."),
+    ],
+    account: Annotated[
+        str | None, typer.Option("--account", help="The ledger account it is for.")
+    ] = None,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Reconcile each statement of the file in turn (against --account if given, "
+            "else the ledger account its identifier names).",
+        ),
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
-    """Match a bank statement against the ledger; exit 1 when there are breaks."""
+    """Match bank statements against the ledger; exit 1 when there are breaks."""
     t0 = time.perf_counter()
-    rec = ledger_of(ctx).reconcile(statement, account=account)
-    data = rec.to_dict()
-    log.info("reconcile.completed", account=account, statement=str(statement),
-             matched=rec.matched, breaks=len(rec.breaks),
-             seconds=round(time.perf_counter() - t0, 3))
+    if account is None and not every:
+        typer.echo("error: give --account ACCOUNT, or --all for every statement", err=True)
+        raise typer.Exit(2)
+    ledger = ledger_of(ctx)
+    recs = (
+        ledger.reconcile_all(statement, account=account)
+        if every
+        else [ledger.reconcile(statement, account=account or "")]
+    )
+    for rec in recs:
+        for warning in rec.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        log.info("reconcile.completed", account=rec.account, statement=str(statement),
+                 statement_id=rec.statement_id, matched=rec.matched, breaks=len(rec.breaks),
+                 seconds=round(time.perf_counter() - t0, 3))
     if fmt is Format.json:
-        emit_json(data)
+        emit_json([r.to_dict() for r in recs] if every else recs[0].to_dict())
     else:
-        breaks: list[dict[str, Any]] = list(data["breaks"])
-        emit_rows(breaks, fmt.value, title=f"Breaks of {account}")
-        if fmt is Format.table:
-            typer.echo(
-                f"matched {data['matched']}, {len(breaks)} breaks; ledger closing "
-                f"{data['ledger_closing']} - statement closing {data['statement_closing']} = "
-                f"difference {data['difference']} {rec.currency} "
-                f"(= the sum of the breaks' amounts)"
-            )
-    if rec.breaks:
+        for rec in recs:
+            data = rec.to_dict()
+            breaks: list[dict[str, Any]] = list(data["breaks"])
+            title = f"Breaks of {rec.account}"
+            if every:
+                title += f" ({rec.statement_format} {rec.statement_id or rec.statement_account}"
+                title += f", {rec.period_start} to {rec.period_end})"
+            emit_rows(breaks, fmt.value, title=title)
+            if fmt is Format.table:
+                typer.echo(
+                    f"matched {data['matched']}, {len(breaks)} breaks; ledger closing "
+                    f"{data['ledger_closing']} - statement closing {data['statement_closing']} = "
+                    f"difference {data['difference']} {rec.currency} "
+                    f"(= the sum of the breaks' amounts)"
+                )
+    if any(rec.breaks for rec in recs):
         raise typer.Exit(1)
 
 

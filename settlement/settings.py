@@ -113,6 +113,8 @@ class ReconciliationSettings:
     date_tolerance_days: int
     cnh_as_cny: bool
     statement_max_bytes: int
+    #: The most XML elements one statement file may hold (memory and time stay bounded).
+    statement_max_elements: int = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +285,7 @@ _SCHEMA: Final[dict[str, _Parser]] = {
     "reconciliation.date_tolerance_days": _count(0),
     "reconciliation.cnh_as_cny": _bool,
     "reconciliation.statement_max_bytes": _count(1),
+    "reconciliation.statement_max_elements": _count(1),
     "calendar.overrides": _path,
     "ledger.currencies": _currencies,
 }
@@ -485,6 +488,7 @@ def _build(p: Mapping[str, Any], sources: tuple[str, ...]) -> Settings:
             date_tolerance_days=p["reconciliation.date_tolerance_days"],
             cnh_as_cny=p["reconciliation.cnh_as_cny"],
             statement_max_bytes=p["reconciliation.statement_max_bytes"],
+            statement_max_elements=p["reconciliation.statement_max_elements"],
         ),
         calendar=CalendarSettings(overrides=p["calendar.overrides"]),
         sources=sources,

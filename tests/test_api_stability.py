@@ -377,6 +377,13 @@ class Ledger(object)
         account: 'str',
         name: 'str | None' = None,
     ) -> 'Reconciliation'
+    def reconcile_all(
+        self,
+        statement: 'str | os.PathLike[str] | bytes',
+        *,
+        account: 'str | None' = None,
+        name: 'str | None' = None,
+    ) -> 'list[Reconciliation]'
     def reverse(
         self,
         entry_id: 'str',
@@ -480,6 +487,9 @@ class Reconciliation(object)
         statement_account: 'str' = '',
         period_start: 'dt.date | None' = None,
         period_end: 'dt.date | None' = None,
+        statement_format: 'str' = '',
+        statement_id: 'str' = '',
+        warnings: 'tuple[str, ...]' = (),
     ) -> None
     account: field
     break_types: property
@@ -494,8 +504,11 @@ class Reconciliation(object)
     reconciled: property
     statement_account: field
     statement_closing: field
+    statement_format: field
+    statement_id: field
     statement_opening: field
     def to_dict(self) -> 'dict[str, Any]'
+    warnings: field
 class Rejection(object)
     __init__(instruction_id: 'str', line: 'int', code: 'str', message: 'str') -> None
     code: field
@@ -511,10 +524,12 @@ class Settings(object)
         reconciliation: 'ReconciliationSettings',
         calendar: 'CalendarSettings',
         sources: 'tuple[str, ...]' = (),
+        ledger: 'LedgerSettings' = LedgerSettings(currencies=('MOP', 'HKD', 'CNY', 'USD')),
     ) -> None
     calendar: field
     cutoffs: field
     fx: field
+    ledger: field
     quota: field
     reconciliation: field
     sources: field
@@ -641,6 +656,7 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
+    3: "889db0edb550ff2de06e0b4692c9403374ffc091b543704c5821549da446df3e",
 }
 
 
