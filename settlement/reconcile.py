@@ -43,10 +43,11 @@ What it guarantees:
   2015-01-02), and an entry value-dated inside the period but booked after it is not. The ledger
   counts by value date and has no booking date of the bank's. So the ledger's side of the
   comparison is: the lines value-dated in ``[first, last]``, **plus** each line of a reference
-  the statement books in the period that lies outside those days (value date within
-  ``date_tolerance_days`` of the period and of the statement's value dates), nearest the
-  statement entry's value date first, as many as the statement has entries of that reference
-  that the period's lines leave unmatched. A line taken in from before ``first`` is taken out of
+  the statement books in the period, of the same amount, that lies outside those days (value
+  date within ``date_tolerance_days`` of the period and of the statement's value dates),
+  nearest the statement entry's value date first, as many as the statement has entries of that
+  reference and amount that the period's lines leave unmatched (a reversal pulls nothing in:
+  it undoes a payment of another day). A line taken in from before ``first`` is taken out of
   the ledger's opening (it was counted there); one from after ``last`` adds to the ledger's
   closing, which is then the ledger's balance as of ``last`` plus those lines: the ledger's
   balance on the statement's terms. The pair is then a match or, where the value dates differ,
@@ -424,27 +425,31 @@ def _booked_in_period(
     See "The window" in the module docstring: for each end-to-end id, as many lines as the
     statement has entries of it beyond the period's own lines, nearest the entry's value date.
     """
-    parts = [p for e in statement.entries for p in e.parts() if p.end_to_end_id is not None]
-    wanted = Counter(p.end_to_end_id for p in parts)
-    wanted.subtract(Counter(x.reference for x in lines))
-    short = {ref for ref, n in wanted.items() if n > 0 and ref is not None}
+    # A reversal reverses a payment of another day: it never pulls that payment in.
+    parts = [
+        p for e in statement.entries for p in e.parts()
+        if p.end_to_end_id is not None and not p.reversal
+    ]
+    wanted = Counter((p.end_to_end_id, p.amount) for p in parts)
+    wanted.subtract(Counter((x.reference, x.amount) for x in lines))
+    short = {key for key, n in wanted.items() if n > 0}
     if not short:
         return []
     tolerance = timedelta(days=settings.date_tolerance_days)
-    values = [p.value_date for p in parts if p.end_to_end_id in short]
+    values = [p.value_date for p in parts if (p.end_to_end_id, p.amount) in short]
     lo, hi = min([first, *values]) - tolerance, max([last, *values]) + tolerance
     outside = [
         *(ledger_lines(conn, account, lo, first - timedelta(days=1)) if lo < first else []),
         *(ledger_lines(conn, account, last + timedelta(days=1), hi) if hi > last else []),
     ]
     taken: list[LedgerLine] = []
-    for ref in sorted(short):
-        target = min(p.value_date for p in parts if p.end_to_end_id == ref)
+    for key in sorted(short, key=lambda k: (str(k[0]), k[1])):
+        target = min(p.value_date for p in parts if (p.end_to_end_id, p.amount) == key)
         near = sorted(
-            (x for x in outside if x.reference == ref),
+            (x for x in outside if (x.reference, x.amount) == key),
             key=lambda x: (abs((x.value_date - target).days), x.value_date, x.entry_id),
         )
-        taken.extend(near[: wanted[ref]])
+        taken.extend(near[: wanted[key]])
     return taken
 
 

@@ -811,7 +811,7 @@ def _read_camt(data: bytes, problems: _Problems, max_elements: int) -> list[Stat
                     name,
                     1,
                     "xml encoding",
-                    f"a known character encoding matching the XML declaration (UTF-8) ({exc})",
+                    f"an encoding declaration naming a known encoding, such as UTF-8 ({exc})",
                 )
             ]
         ) from None
@@ -1114,7 +1114,9 @@ def _camt_entry(
         details = got_details
 
     description = _text(ntry.find("{*}AddtlNtryInf"))
-    if description is None:
+    if description is None and len(txs) > 1:
+        description = ""  # a batch's remittance texts are its details'
+    elif description is None:
         ustrd = [t for t in (_text(u) for u in ntry.iterfind(".//{*}RmtInf/{*}Ustrd")) if t]
         description = " ".join(ustrd)
 
