@@ -372,3 +372,58 @@ def test_mutated_statements_end_in_statements_or_a_ledger_error(data: bytes) -> 
     for s in found:
         if s.opening is not None and s.closing is not None:
             assert s.opening + s.entries_total == s.closing
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_db(db_url: str, tmp_path: Path) -> str:
+    from tests.test_cli import wmc
+
+    assert wmc(db_url, "init")[0] == 0
+    banks = tmp_path / "banks.csv"
+    banks.write_text("bank_id,name,market\nA,Bank A,HK\n")
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(
+        "account,bank_id,type,currency,name,allow_overdraft\nA-HKD,A,asset,HKD,Nostro,true\n"
+    )
+    assert wmc(db_url, "load", "banks", str(banks))[0] == 0
+    assert wmc(db_url, "load", "accounts", str(accounts))[0] == 0
+    return db_url
+
+
+def test_cli_all_reports_each_statement_and_refusals_exit_2(cli_db: str, tmp_path: Path) -> None:
+    from tests.test_cli import wmc
+
+    two = tmp_path / "two.sta"
+    two.write_bytes(_corpus("mt940_two_messages_swift.sta", "HK-NOSTRO-001", "A-HKD"))
+    code, out, _ = wmc(cli_db, "reconcile", str(two), "--all", "--format", "json")
+    reports = json.loads(out)
+    assert code == 1  # breaks: the ledger has none of the bank's entries
+    assert [(r["statement_id"], r["statement_format"], r["account"]) for r in reports] == [
+        ("STMT250303", "mt940", "A-HKD"), ("STMT250304", "mt940", "A-HKD")
+    ]
+    code, out, _ = wmc(cli_db, "reconcile", str(two), "--all")
+    assert code == 1 and out.count("matched 0,") == 2
+    code, _, err = wmc(cli_db, "reconcile", str(two))
+    assert code == 2 and "give --account ACCOUNT, or --all" in err
+
+    camt = tmp_path / "two.xml"
+    camt.write_bytes(_corpus("camt053_two_statements.xml", "HK-NOSTRO-001", "A-HKD"))
+    code, out, err = wmc(cli_db, "reconcile", str(camt), "--account", "A-HKD", "--format", "json")
+    assert code == 1 and json.loads(out)["statement_id"] == "HKD-20250303"
+    assert "warning: " in err and "no BookgDt and no ValDt" in err
+
+    fifo = tmp_path / "fifo.xml"
+    os.mkfifo(fifo)
+    refused = {
+        "camt053_bogus_encoding.xml": "field 'xml encoding'",
+        "camt054_notification.xml": "camt.054 debit/credit notification",
+    }
+    for name, expected in refused.items():
+        path = CORPUS / name if (CORPUS / name).exists() else CORPUS / "refused" / name
+        code, out, err = wmc(cli_db, "reconcile", str(path), "--account", "A-HKD")
+        assert code == 2 and expected in err and "Traceback" not in err + out, (name, err)
+    code, _, err = wmc(cli_db, "reconcile", str(fifo), "--account", "A-HKD")
+    assert code == 2 and "a regular file, got a FIFO" in err
