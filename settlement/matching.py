@@ -22,6 +22,12 @@ What this module guarantees:
   the format the statement came in (camt.053 and MT940 of the same day give equal results).
 * Pure: no database, no I/O, no logging; amounts are ``int`` minor units throughout.
 
+A batch booking (a statement entry with :attr:`~settlement.statements.StatementEntry.details`)
+is matched as its payments: each detail is an entry of its own (its amount, its end-to-end id,
+its bank reference or the entry's), so each is matched, or breaks, on its own; the details add up
+to the entry, so the balances are unchanged. A statement without opening and closing balances
+(camt.054, an MT942) cannot be reconciled and is refused, named as what it is.
+
 How entries are matched, in order:
 
 1. **Reversal pairs on the statement.** A statement entry with ``reversal=True`` cancels the
