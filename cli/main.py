@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from cli import fx as fx_cli
+from cli import journal as journal_cli
 from cli import settle
 from cli.common import Format, ledger_of, parse_date
 from cli.render import emit_json, emit_rows
@@ -47,6 +48,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
 settle.register(app)
 fx_cli.register(app)
+journal_cli.register(app)
 
 
 class _Stderr:

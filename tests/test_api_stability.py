@@ -318,6 +318,47 @@ class InvestorQuota(object)
     remitted_out: field
     def to_dict(self) -> 'dict[str, str]'
     used: field
+class JournalEntry(object)
+    __init__(
+        seq: 'int',
+        entry_id: 'str',
+        kind: 'str',
+        value_date: 'dt.date',
+        batch_id: 'str | None',
+        reverses: 'str | None',
+        posted_at: 'str',
+        transfers: 'tuple[JournalTransfer, ...]',
+    ) -> None
+    batch_id: field
+    entry_id: field
+    kind: field
+    posted_at: field
+    reverses: field
+    seq: field
+    def to_dict(self) -> 'dict[str, Any]'
+    transfers: field
+    value_date: field
+class JournalPage(object)
+    __init__(entries: 'tuple[JournalEntry, ...]', next_after: 'str | None') -> None
+    entries: field
+    next_after: field
+    def to_dict(self) -> 'dict[str, Any]'
+class JournalTransfer(object)
+    __init__(
+        transfer_id: 'int',
+        debit: 'str',
+        credit: 'str',
+        amount: 'Money',
+        value_date: 'dt.date',
+        reference: 'str | None',
+    ) -> None
+    amount: field
+    credit: field
+    debit: field
+    reference: field
+    def to_dict(self) -> 'dict[str, Any]'
+    transfer_id: field
+    value_date: field
 KINDS = ('banks', 'accounts', 'investors', 'products', 'rates')
 class Ledger(object)
     __init__(
@@ -354,6 +395,23 @@ class Ledger(object)
         reference: 'str | None' = None,
     ) -> 'ConversionResult'
     engine: property
+    def entries(
+        self,
+        *,
+        account: 'str | None' = None,
+        bank: 'str | None' = None,
+        batch: 'str | None' = None,
+        entry_id: 'str | None' = None,
+        reference: 'str | None' = None,
+        kind: 'str | None' = None,
+        date_from: 'dt.date | str | None' = None,
+        date_to: 'dt.date | str | None' = None,
+        min_amount: 'Money | Decimal | str | None' = None,
+        max_amount: 'Money | Decimal | str | None' = None,
+        limit: 'int' = 100,
+        after: 'str | None' = None,
+        order: 'str' = 'newest',
+    ) -> 'JournalPage'
     def init(self) -> 'Ledger'
     def load(self, kind: 'str', source: 'Source') -> 'LoadResult'
     def load_accounts(self, source: 'Source') -> 'LoadResult'
@@ -377,6 +435,13 @@ class Ledger(object)
         account: 'str',
         name: 'str | None' = None,
     ) -> 'Reconciliation'
+    def register(
+        self,
+        account: 'str',
+        *,
+        date_from: 'dt.date | str | None' = None,
+        date_to: 'dt.date | str | None' = None,
+    ) -> 'Register'
     def reverse(
         self,
         entry_id: 'str',
@@ -496,6 +561,50 @@ class Reconciliation(object)
     statement_closing: field
     statement_opening: field
     def to_dict(self) -> 'dict[str, Any]'
+class Register(object)
+    __init__(
+        account: 'str',
+        bank_id: 'str',
+        currency: 'str',
+        type: 'str',
+        date_from: 'dt.date | None',
+        date_to: 'dt.date | None',
+        opening: 'Money',
+        closing: 'Money',
+        lines: 'tuple[RegisterLine, ...]',
+    ) -> None
+    account: field
+    bank_id: field
+    closing: field
+    currency: field
+    date_from: field
+    date_to: field
+    lines: field
+    opening: field
+    def to_dict(self) -> 'dict[str, Any]'
+    type: field
+class RegisterLine(object)
+    __init__(
+        value_date: 'dt.date',
+        entry_id: 'str',
+        kind: 'str',
+        transfer_id: 'int',
+        counterparty: 'str',
+        debit: 'Money',
+        credit: 'Money',
+        balance: 'Money',
+        reference: 'str | None',
+    ) -> None
+    balance: field
+    counterparty: field
+    credit: field
+    debit: field
+    entry_id: field
+    kind: field
+    reference: field
+    def to_dict(self) -> 'dict[str, Any]'
+    transfer_id: field
+    value_date: field
 class Rejection(object)
     __init__(instruction_id: 'str', line: 'int', code: 'str', message: 'str') -> None
     code: field
@@ -641,6 +750,7 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
+    3: "51ba65f3041f573c8df94ef0877ee93fd23ff39cf09d40fab6b8ed1e7a63252e",
 }
 
 

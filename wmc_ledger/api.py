@@ -41,7 +41,7 @@ from fx.book import load_rates_file
 from fx.booking import BookRules, ConversionRequest, post_conversions
 from fx.conversion import Rounding
 from ledger import audit as ledger_audit
-from ledger import reports
+from ledger import journal, reports
 from ledger.corrections import reversal_entry
 from ledger.db import DEFAULT_URL, make_engine, transaction
 from ledger.entries import EntrySpec, TransferSpec
@@ -79,6 +79,9 @@ from wmc_ledger.values import (
     Entry,
     GrossPayment,
     Instruction,
+    JournalEntry,
+    JournalPage,
+    JournalTransfer,
     LoadResult,
     MovedDate,
     Obligation,
@@ -86,6 +89,8 @@ from wmc_ledger.values import (
     PostResult,
     QuotaReport,
     Reconciliation,
+    Register,
+    RegisterLine,
     Rejection,
     Transfer,
     TrialBalance,
@@ -526,6 +531,71 @@ class Ledger:
             tuple(_balance_of(r) for r in tb.accounts),
         )
 
+    def entries(
+        self,
+        *,
+        account: str | None = None,
+        bank: str | None = None,
+        batch: str | None = None,
+        entry_id: str | None = None,
+        reference: str | None = None,
+        kind: str | None = None,
+        date_from: dt.date | str | None = None,
+        date_to: dt.date | str | None = None,
+        min_amount: Money | Decimal | str | None = None,
+        max_amount: Money | Decimal | str | None = None,
+        limit: int = 100,
+        after: str | None = None,
+        order: str = "newest",
+    ) -> JournalPage:
+        """A page of posted entries, whole, newest (or ``order="oldest"``) first (``wmc entries``).
+
+        ``account``, ``bank``, ``reference``, the value dates ``date_from``..``date_to`` and the
+        amounts select entries with at least one transfer meeting all of them; ``batch``,
+        ``entry_id`` and ``kind`` select on the entry. A ``Money`` bound counts transfers in
+        its currency only; a ``Decimal`` or text bound (major units) every currency's. Pass the
+        page's ``next_after`` as ``after`` for the next page; an unknown ``after`` is
+        ``NotFound``. ``limit`` is 1 to 10,000.
+        """
+        if order not in ("newest", "oldest"):
+            raise InputError(f"order: expected 'newest' or 'oldest', got {order!r}")
+        day_from = day_of(date_from, "date_from")
+        day_to = day_of(date_to, "date_to")
+        low = _amount_bound(min_amount, "min_amount")
+        high = _amount_bound(max_amount, "max_amount")
+        with self._engine.connect() as conn:
+            page = journal.entries(
+                conn, account=account, bank=bank, batch=batch, entry_id=entry_id,
+                reference=reference, kind=kind, date_from=day_from, date_to=day_to,
+                min_amount=low, max_amount=high, limit=limit, after=after,
+                order=journal.Order(order))
+        return JournalPage(tuple(_journal_entry_of(e) for e in page.entries), page.next_after)
+
+    def register(
+        self,
+        account: str,
+        *,
+        date_from: dt.date | str | None = None,
+        date_to: dt.date | str | None = None,
+    ) -> Register:
+        """``account``'s transfers by value date with running balances (``wmc register``).
+
+        ``opening`` is the balance before ``date_from``; ``closing`` equals
+        :meth:`balance` as of ``date_to`` (without it, the current balance).
+        """
+        day_from = day_of(date_from, "date_from")
+        day_to = day_of(date_to, "date_to")
+        with self._engine.connect() as conn:
+            reg = journal.register(conn, account, date_from=day_from, date_to=day_to)
+        c = reg.currency
+        return Register(
+            reg.account, reg.bank_id, c, reg.type, reg.date_from, reg.date_to,
+            to_money(reg.opening, c), to_money(reg.closing, c),
+            tuple(RegisterLine(x.value_date, x.entry_id, x.kind, x.transfer_id, x.counterparty,
+                               to_money(x.debit, c), to_money(x.credit, c),
+                               to_money(x.balance, c), x.reference) for x in reg.lines),
+        )
+
     def quota(self, *, investor: str | None = None) -> QuotaReport:
         """Net quota usage per investor and channel, and the aggregate per direction (CNY)."""
         settings = self.settings
@@ -696,6 +766,31 @@ def _renamed(exc: InputError, path: str, name: str) -> InputError:
             for p in exc.problems
         ])
     return InputError(str(exc).replace(path, name))
+
+
+def _amount_bound(value: Money | Decimal | str | None, what: str) -> journal.AmountBound | None:
+    if value is None:
+        return None
+    if isinstance(value, Money):
+        return journal.AmountBound.of(minor_units(value), value.currency.code)
+    if isinstance(value, Decimal):
+        return journal.AmountBound.major(format(value, "f"))
+    if isinstance(value, str):
+        try:
+            return journal.AmountBound.major(value.strip())
+        except InputError:
+            raise InputError(f"{what}: expected a decimal amount like 100.00, "
+                             f"got {value!r}") from None
+    raise InputError(f"{what}: expected Money, a Decimal or decimal text, "
+                     f"got {type(value).__name__} {value!r}")
+
+
+def _journal_entry_of(e: journal.JournalEntry) -> JournalEntry:
+    return JournalEntry(
+        e.seq, e.id, e.kind, e.value_date, e.batch_id, e.reverses, e.posted_at,
+        tuple(JournalTransfer(t.id, t.debit, t.credit, to_money(t.amount, t.currency),
+                              t.value_date, t.reference) for t in e.transfers),
+    )
 
 
 def _balance_of(r: reports.BalanceRow) -> Balance:

@@ -520,3 +520,107 @@ __all__ = [
     "MovedDate", "Obligation", "Position", "PostResult", "QuotaReport", "Reconciliation",
     "Rejection", "Transfer", "TrialBalance", "minor_units", "money_text",
 ]
+
+
+# -- the journal, registers and batches (back office) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JournalTransfer:
+    """One posted transfer of a :class:`JournalEntry`."""
+
+    transfer_id: int
+    debit: str
+    credit: str
+    amount: Money
+    value_date: dt.date
+    reference: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"transfer_id": self.transfer_id, "debit_account": self.debit,
+                "credit_account": self.credit, "amount": money_text(self.amount),
+                "currency": self.amount.currency.code,
+                "value_date": self.value_date.isoformat(), "reference": self.reference}
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """A posted entry, whole: ``seq`` is its place in posting order, ``reverses`` the id of the
+    entry it reverses, ``batch_id`` the batch that posted it (``None`` for a direct post)."""
+
+    seq: int
+    entry_id: str
+    kind: str
+    value_date: dt.date
+    batch_id: str | None
+    reverses: str | None
+    posted_at: str
+    transfers: tuple[JournalTransfer, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """An element of ``wmc entries --format json``'s ``entries``."""
+        return {"seq": self.seq, "entry_id": self.entry_id, "kind": self.kind,
+                "value_date": self.value_date.isoformat(), "batch_id": self.batch_id,
+                "reverses": self.reverses, "posted_at": self.posted_at,
+                "transfers": [t.to_dict() for t in self.transfers]}
+
+
+@dataclass(frozen=True, slots=True)
+class JournalPage:
+    """A page of :meth:`~wmc_ledger.Ledger.entries`; pass ``next_after`` as ``after`` for the
+    next one (``None``: this page is the last)."""
+
+    entries: tuple[JournalEntry, ...]
+    next_after: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object of ``wmc entries --format json``."""
+        return {"entries": [e.to_dict() for e in self.entries], "next_after": self.next_after}
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterLine:
+    """One transfer on a register's account: ``debit`` or ``credit`` is its amount (the other
+    is zero), ``balance`` the running balance on the account's normal side after it."""
+
+    value_date: dt.date
+    entry_id: str
+    kind: str
+    transfer_id: int
+    counterparty: str
+    debit: Money
+    credit: Money
+    balance: Money
+    reference: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value_date": self.value_date.isoformat(), "entry_id": self.entry_id,
+                "kind": self.kind, "transfer_id": self.transfer_id,
+                "counterparty": self.counterparty, "debit": money_text(self.debit),
+                "credit": money_text(self.credit), "balance": money_text(self.balance),
+                "reference": self.reference}
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """An account's transfers over a value-date window with running balances: ``closing`` is
+    ``opening`` plus the lines, and equals the account's balance as of ``date_to``."""
+
+    account: str
+    bank_id: str
+    currency: str
+    type: str
+    date_from: dt.date | None
+    date_to: dt.date | None
+    opening: Money
+    closing: Money
+    lines: tuple[RegisterLine, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object of ``wmc register ACCOUNT --format json``."""
+        return {"account": self.account, "bank_id": self.bank_id, "currency": self.currency,
+                "type": self.type,
+                "from": None if self.date_from is None else self.date_from.isoformat(),
+                "to": None if self.date_to is None else self.date_to.isoformat(),
+                "opening": money_text(self.opening), "closing": money_text(self.closing),
+                "lines": [line.to_dict() for line in self.lines]}
