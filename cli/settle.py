@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from cli.common import Format, engine_of, settings_of
+from cli.common import Format, engine_of, ledger_of, settings_of
 from cli.render import emit_json, emit_rows
 from ledger.errors import BatchRolledBack
 from settlement.batches import load_report
@@ -104,6 +104,18 @@ def register(app: typer.Typer) -> None:
             if bar is not None:
                 bar.stop()
         print_report(report, fmt.value)
+
+    @settle.command("list")
+    def list_(
+        ctx: typer.Context,
+        fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    ) -> None:
+        """List the stored batches: file, sha256, posted at, counts, state."""
+        rows = [b.to_dict() for b in ledger_of(ctx).batch_list()]
+        if fmt is Format.table:
+            for r in rows:  # the digest's head names the file; --format json has it whole
+                r["file_sha256"] = r["file_sha256"][:12] + "…"
+        emit_rows(rows, fmt.value, title="Batches")
 
     @settle.command("show")
     def show(

@@ -233,6 +233,9 @@ class _Batch:
             channels[inv] = len(links)
         aggregate = {r[0]: int(r[1]) for r in conn.execute(
             text("SELECT direction, used FROM aggregate_quota"))}
+        # What the batch changes in each row is stored with it: a revert gives back exactly that.
+        self._usage_before = {key: tuple(row) for key, row in usage.items()}
+        self._aggregate_before = dict(aggregate)
         q = self.settings.quota
         self.quota = QuotaBook(
             QuotaLimits(q.individual, q.per_channel_when_two_channels, q.aggregate_per_direction,
@@ -631,6 +634,23 @@ class _Batch:
                   d.value_date.isoformat(), d.reason)
                  for i, d in enumerate(report.moved_dates, start=1)],
             )
+        quota = self.quota
+        if quota.touched:
+            changes = []
+            for key in sorted(quota.touched):
+                before = self._usage_before.get(key, (0, 0, 0))
+                after = quota.usage[key]
+                changes.append((report.batch_id, *key,
+                                *(a - b for a, b in zip(after, before, strict=True))))
+            conn.exec_driver_sql(
+                "INSERT INTO batch_quota_changes (batch_id, investor_id, channel, remitted_out, "
+                f"remitted_back, used) VALUES ({m}, {m}, {m}, {m}, {m}, {m})", changes)
+        if quota.aggregate_touched:
+            conn.exec_driver_sql(
+                f"INSERT INTO batch_aggregate_changes (batch_id, direction, used) VALUES "
+                f"({m}, {m}, {m})",
+                [(report.batch_id, d, used - self._aggregate_before.get(d, 0))
+                 for d, used in sorted(quota.aggregate.items())])
         if report.obligations:
             conn.exec_driver_sql(
                 "INSERT INTO batch_obligations (batch_id, payer, payee, currency, value_date, "

@@ -171,6 +171,32 @@ class Batch(object)
 class BatchRolledBack(LedgerError)
     __init__(...)
     exit_code = 1
+class BatchSummary(object)
+    __init__(
+        batch_id: 'str',
+        file_name: 'str',
+        file_sha256: 'str',
+        committed_at: 'str',
+        instructions: 'int',
+        accepted: 'int',
+        rejected: 'int',
+        duplicates: 'int',
+        state: 'str',
+        reverses: 'str | None' = None,
+        reversed_by: 'str | None' = None,
+    ) -> None
+    accepted: field
+    batch_id: field
+    committed_at: field
+    duplicates: field
+    file_name: field
+    file_sha256: field
+    instructions: field
+    rejected: field
+    reversed_by: field
+    reverses: field
+    state: field
+    def to_dict(self) -> 'dict[str, Any]'
 class Break(object)
     __init__(
         type: 'str',
@@ -377,6 +403,7 @@ class Ledger(object)
         account: 'str | None' = None,
     ) -> 'list[Balance]'
     def batch(self, batch_id: 'str') -> 'Batch'
+    def batch_list(self) -> 'list[BatchSummary]'
     def batches(self) -> 'list[str]'
     clock: property
     def close(self) -> 'None'
@@ -750,7 +777,7 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
-    3: "51ba65f3041f573c8df94ef0877ee93fd23ff39cf09d40fab6b8ed1e7a63252e",
+    3: "9e4523a295cb3b5708d2fe4eb6fe0332ce79773bca87c11774fbe92df5e778f8",
 }
 
 

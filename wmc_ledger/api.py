@@ -56,7 +56,7 @@ from ledger.refdata import load_accounts as ledger_load_accounts
 from ledger.refdata import load_banks as ledger_load_banks
 from ledger.refdata import load_file as ledger_load_file
 from ledger.schema import Account, Bank
-from settlement.batches import list_batches, load_report
+from settlement.batches import batch_summaries, list_batches, load_report
 from settlement.calendars import Calendar, build_calendar, read_day_overrides
 from settlement.engine import AtomicRollback, BatchOptions, settle_file
 from settlement.instructions import COLUMNS as INSTRUCTION_COLUMNS
@@ -73,6 +73,7 @@ from wmc_ledger.values import (
     AuditResult,
     Balance,
     Batch,
+    BatchSummary,
     Break,
     ConversionResult,
     CurrencyTotal,
@@ -494,6 +495,13 @@ class Ledger:
         """The ids of the stored batches, oldest first."""
         with self._engine.connect() as conn:
             return [str(r["batch_id"]) for r in list_batches(conn)]
+
+    def batch_list(self) -> list[BatchSummary]:
+        """Every stored batch: file, counts and state, oldest first (``wmc settle list``)."""
+        with self._engine.connect() as conn:
+            return [BatchSummary(b.batch_id, b.file_name, b.file_sha256, b.committed_at,
+                                 b.instructions, b.accepted, b.rejected, b.duplicates, b.state,
+                                 b.reverses, b.reversed_by) for b in batch_summaries(conn)]
 
     # -- reports --------------------------------------------------------------------------------
 

@@ -624,3 +624,30 @@ class Register:
                 "to": None if self.date_to is None else self.date_to.isoformat(),
                 "opening": money_text(self.opening), "closing": money_text(self.closing),
                 "lines": [line.to_dict() for line in self.lines]}
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """A stored batch in ``wmc settle list``: its file, counts and ``state``: ``settled``,
+    ``reverted`` (``reversed_by`` names the batch that reverts it) or ``reversal`` (it reverts
+    ``reverses``)."""
+
+    batch_id: str
+    file_name: str
+    file_sha256: str
+    committed_at: str
+    instructions: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    state: str
+    reverses: str | None = None
+    reversed_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A row of ``wmc settle list --format json``."""
+        return {"batch_id": self.batch_id, "file": self.file_name,
+                "file_sha256": self.file_sha256, "posted_at": self.committed_at,
+                "instructions": self.instructions, "accepted": self.accepted,
+                "rejected": self.rejected, "duplicates": self.duplicates, "state": self.state,
+                "reverses": self.reverses, "reversed_by": self.reversed_by}
