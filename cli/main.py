@@ -135,11 +135,29 @@ def report_balances(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Value date YYYY-MM-DD.")] = None,
     bank: Annotated[str | None, typer.Option("--bank")] = None,
     account: Annotated[str | None, typer.Option("--account")] = None,
+    in_currency: Annotated[str | None, typer.Option(
+        "--in", help="Also show each balance in this currency (with --at-rate-of).")] = None,
+    at_rate_of: Annotated[str | None, typer.Option(
+        "--at-rate-of", help="The day whose closing mid converts (YYYY-MM-DD).")] = None,
+    book: Annotated[str, typer.Option("--book", help="The rate book of --in.")] = "default",
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
-    """Balances per account on its normal side."""
+    """Balances per account on its normal side; with --in, also converted at a closing mid."""
     t0 = time.perf_counter()
-    rows = ledger_of(ctx).balances(as_of=parse_date(as_of), bank=bank, account=account)
+    if (in_currency is None) != (at_rate_of is None):
+        raise typer.BadParameter("--in and --at-rate-of go together")
+    ledger = ledger_of(ctx)
+    if in_currency is not None:
+        translated = ledger.balances_in(in_currency, at_rate_of=parse_date(at_rate_of) or "",
+                                        book=book, as_of=parse_date(as_of), bank=bank,
+                                        account=account)
+        log.info("report.balances", accounts=len(translated), as_of=as_of,
+                 in_currency=in_currency, at_rate_of=at_rate_of,
+                 seconds=round(time.perf_counter() - t0, 3))
+        emit_rows([t.to_dict() for t in translated], fmt.value,
+                  title=f"Balances in {in_currency} at the closing mid of {at_rate_of} ({book})")
+        return
+    rows = ledger.balances(as_of=parse_date(as_of), bank=bank, account=account)
     log.info("report.balances", accounts=len(rows), as_of=as_of,
              seconds=round(time.perf_counter() - t0, 3))
     emit_rows([r.to_dict() for r in rows], fmt.value, title="Balances")

@@ -57,5 +57,5 @@ def emit_table(rows: Sequence[Mapping[str, Any]], *, title: str | None = None) -
 
 NUMERIC_COLUMNS = frozenset({
     "debits", "credits", "balance", "net", "amount", "remitted_out", "remitted_back", "used",
-    "remaining", "count", "line", "debit", "credit", "seq", "transfer_id",
+    "remaining", "count", "line", "debit", "credit", "seq", "transfer_id", "rate", "converted",
 })

@@ -402,6 +402,16 @@ class Ledger(object)
         bank: 'str | None' = None,
         account: 'str | None' = None,
     ) -> 'list[Balance]'
+    def balances_in(
+        self,
+        currency: 'str',
+        *,
+        at_rate_of: 'dt.date | str',
+        book: 'str' = 'default',
+        as_of: 'dt.date | str | None' = None,
+        bank: 'str | None' = None,
+        account: 'str | None' = None,
+    ) -> 'list[TranslatedBalance]'
     def batch(self, batch_id: 'str') -> 'Batch'
     def batch_list(self) -> 'list[BatchSummary]'
     def batches(self) -> 'list[str]'
@@ -667,6 +677,13 @@ class Transfer(object)
     debit: field
     reference: field
     value_date: field
+class TranslatedBalance(object)
+    __init__(balance: 'Balance', rate: 'Fraction', converted: 'Money') -> None
+    balance: field
+    converted: field
+    rate: field
+    rate_text: property
+    def to_dict(self) -> 'dict[str, str]'
 class TrialBalance(object)
     __init__(currencies: 'tuple[CurrencyTotal, ...]', accounts: 'tuple[Balance, ...]') -> None
     accounts: field
@@ -777,7 +794,7 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
-    3: "9e4523a295cb3b5708d2fe4eb6fe0332ce79773bca87c11774fbe92df5e778f8",
+    3: "08882a9686a40ad2bb53a0c31c14cf762c5ea410ed33f0a1dead8c34bcf27ab5",
 }
 
 

@@ -56,6 +56,7 @@ from wmc_ledger.values import (
     RegisterLine,
     Rejection,
     Transfer,
+    TranslatedBalance,
     TrialBalance,
 )
 
@@ -105,6 +106,7 @@ __all__ = [
     "Rejection",
     "Settings",
     "Transfer",
+    "TranslatedBalance",
     "TrialBalance",
     "UnknownCurrency",
     "load_settings",

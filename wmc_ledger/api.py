@@ -36,10 +36,11 @@ from moneyed import Money
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.pool import StaticPool
 
+from fx.book import RateBook, load_rates_file
 from fx.book import load_rates as fx_load_rates
-from fx.book import load_rates_file
 from fx.booking import BookRules, ConversionRequest, post_conversions
 from fx.conversion import Rounding
+from fx.translate import translate_balances
 from ledger import audit as ledger_audit
 from ledger import journal, reports
 from ledger.corrections import reversal_entry
@@ -94,6 +95,7 @@ from wmc_ledger.values import (
     RegisterLine,
     Rejection,
     Transfer,
+    TranslatedBalance,
     TrialBalance,
     minor_units,
     money_text,
@@ -527,6 +529,39 @@ class Ledger:
         with self._engine.connect() as conn:
             rows = reports.balances(conn, as_of=day, bank=bank, account=account)
         return [_balance_of(r) for r in rows]
+
+    def balances_in(
+        self,
+        currency: str,
+        *,
+        at_rate_of: dt.date | str,
+        book: str = "default",
+        as_of: dt.date | str | None = None,
+        bank: str | None = None,
+        account: str | None = None,
+    ) -> list[TranslatedBalance]:
+        """:meth:`balances`, each also in ``currency`` at ``book``'s closing mid on
+        ``at_rate_of`` (``wmc report balances --in R --at-rate-of D``): exact arithmetic,
+        rounded once per account with the book's rounding setting. A currency without a rate
+        (or with a stale one) raises ``NoRate`` (``StaleRate``) naming the pair; nothing else
+        is shown then.
+        """
+        day = day_of(at_rate_of, "at_rate_of")
+        if day is None:
+            raise InputError("at_rate_of: expected a date (YYYY-MM-DD)")
+        as_of_day = day_of(as_of, "as_of")
+        fx = self.settings.fx
+        rounding = Rounding(fx.rounding_for(book))
+        with self._engine.connect() as conn:
+            rows = reports.balances(conn, as_of=as_of_day, bank=bank, account=account)
+            view = RateBook.load(conn, [book]).view(
+                book, staleness_business_days=fx.staleness_for(book),
+                next_business_day=self._calendar("HK").next_business_day,
+                peg=(fx.peg_bid, fx.peg_ask))
+            translated = translate_balances(rows, into=currency, rate_date=day, view=view,
+                                            rounding=rounding)
+        return [TranslatedBalance(_balance_of(t.row), t.rate, to_money(t.amount, t.into))
+                for t in translated]
 
     def trial_balance(self, *, as_of: dt.date | str | None = None) -> TrialBalance:
         """Debits and credits per currency (always equal) and per account."""

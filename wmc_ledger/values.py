@@ -15,10 +15,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from moneyed import Money
 
+from fx.quotes import fraction_text
 from ledger.audit import AuditReport as AuditResult
 from ledger.errors import AmountError
 from ledger.money import format_amount, from_money, parse_amount, to_money
@@ -651,3 +653,26 @@ class BatchSummary:
                 "instructions": self.instructions, "accepted": self.accepted,
                 "rejected": self.rejected, "duplicates": self.duplicates, "state": self.state,
                 "reverses": self.reverses, "reversed_by": self.reversed_by}
+
+
+@dataclass(frozen=True, slots=True)
+class TranslatedBalance:
+    """An account's balance and its value in a reporting currency at a closing mid: ``rate``
+    is the exact mid (reporting units per 1 unit of the account's currency), ``rate_text`` it
+    in decimals for people, ``converted`` the balance at it, rounded once."""
+
+    balance: Balance
+    rate: Fraction
+    converted: Money
+
+    @property
+    def rate_text(self) -> str:
+        """The rate as decimal text: exact up to 20 decimals, else rounded half-even there."""
+        return fraction_text(self.rate, 20) if self.rate else "0"
+
+    def to_dict(self) -> dict[str, str]:
+        """A row of ``wmc report balances --in R --at-rate-of D --format json``."""
+        return {**self.balance.to_dict(), "rate": self.rate_text,
+                "rate_exact": f"{self.rate.numerator}/{self.rate.denominator}",
+                "in_currency": self.converted.currency.code,
+                "converted": money_text(self.converted)}
