@@ -486,6 +486,7 @@ class Ledger(object)
         new_id: 'str | None' = None,
         value_date: 'dt.date | str | None' = None,
     ) -> 'PostResult'
+    def revert(self, batch_id: 'str', *, id_prefix: 'str' = 'REV-') -> 'RevertResult'
     settings: property
     def settle(
         self,
@@ -649,6 +650,19 @@ class Rejection(object)
     line: field
     message: field
     def to_dict(self) -> 'dict[str, Any]'
+class RevertResult(object)
+    __init__(
+        batch_id: 'str',
+        code: 'str',
+        message: 'str',
+        reversal: 'Batch | None' = None,
+    ) -> None
+    batch_id: field
+    code: field
+    message: field
+    ok: property
+    reversal: field
+    def to_dict(self) -> 'dict[str, Any]'
 class Settings(object)
     __init__(
         quota: 'QuotaSettings',
@@ -794,7 +808,7 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
-    3: "08882a9686a40ad2bb53a0c31c14cf762c5ea410ed33f0a1dead8c34bcf27ab5",
+    3: "bd5e13c8a455ed6ed79a509896a353535e0a575710460561ae65fc4a0ccc8245",
 }
 
 

@@ -68,6 +68,7 @@ from settlement.refdata import load_file as scheme_load_file
 from settlement.refdata import load_investors as scheme_load_investors
 from settlement.refdata import load_products as scheme_load_products
 from settlement.report import BatchReport
+from settlement.revert import RevertRefused, revert_batch
 from settlement.settings import Settings, load_settings
 from wmc_ledger.clock import GBA_TIME, Clock, aware, system_clock
 from wmc_ledger.values import (
@@ -94,6 +95,7 @@ from wmc_ledger.values import (
     Register,
     RegisterLine,
     Rejection,
+    RevertResult,
     Transfer,
     TranslatedBalance,
     TrialBalance,
@@ -497,6 +499,26 @@ class Ledger:
         """The ids of the stored batches, oldest first."""
         with self._engine.connect() as conn:
             return [str(r["batch_id"]) for r in list_batches(conn)]
+
+    def revert(self, batch_id: str, *, id_prefix: str = "REV-") -> RevertResult:
+        """Revert a settled batch whole with one new batch (``wmc settle revert``).
+
+        Every entry of the batch is reversed by ``{id_prefix}{entry id}`` through the same
+        reversal rule and poster as :meth:`reverse`, its quota and aggregate usage changes are
+        given back exactly, and the reversal batch's positions and obligations are the batch's
+        reversed. Idempotent: a second call is ``duplicate`` with the same reversal batch. A
+        refusal is a code (``later_batch_depends`` where a reversal would overdraw an account
+        or a quota, ...), and then nothing is written. ``NotFound`` for an unknown batch.
+        """
+        now = self._now()
+        floor = self.settings.quota.net_usage_floor_zero
+        try:
+            outcome = self._write(lambda c: revert_batch(
+                c, batch_id, id_prefix=id_prefix, posted_at=now.isoformat(), floor_zero=floor))
+        except RevertRefused as refused:
+            outcome = refused.outcome
+        return RevertResult(outcome.batch_id, outcome.code, outcome.message,
+                            None if outcome.reversal is None else _batch_of(outcome.reversal))
 
     def batch_list(self) -> list[BatchSummary]:
         """Every stored batch: file, counts and state, oldest first (``wmc settle list``)."""

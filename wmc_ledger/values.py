@@ -676,3 +676,26 @@ class TranslatedBalance:
                 "rate_exact": f"{self.rate.numerator}/{self.rate.denominator}",
                 "in_currency": self.converted.currency.code,
                 "converted": money_text(self.converted)}
+
+
+@dataclass(frozen=True, slots=True)
+class RevertResult:
+    """The outcome of reverting a batch: ``code`` ``ok`` (``reversal`` is the new batch),
+    ``duplicate`` (reverted before: ``reversal`` is that batch) or a refusal's code
+    (``later_batch_depends``, ``entry_already_reversed``, ``is_a_reversal``, ...; nothing was
+    written)."""
+
+    batch_id: str
+    code: str
+    message: str
+    reversal: Batch | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the batch was reverted now."""
+        return self.code == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object of ``wmc settle revert --format json``."""
+        return {"batch_id": self.batch_id, "code": self.code, "message": self.message,
+                "reversal": None if self.reversal is None else self.reversal.to_dict()}
