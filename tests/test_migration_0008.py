@@ -26,13 +26,23 @@ def test_0008_upgrades_a_ledger_with_data(db_url: str) -> None:
         for i in range(5):
             assert old.transfer(f"E{i}", "N", "C", Money(f"{i + 1}.00", "HKD"),
                                 value_date=dt.date(2025, 3, 1 + i)).ok
+        # A batch of transfers only touches no quota: it settles on the old schema too.
+        settled = old.settle([{"instruction_id": "S-1", "kind": "transfer",
+                               "debit_account": "C", "credit_account": "N",
+                               "amount": "1.00", "currency": "HKD",
+                               "value_date": "2025-03-06"}])
+        assert settled.accepted == 1
     with Ledger.open(db_url) as ledger:
         ledger.init()
         assert current_revision(ledger.engine) == head_revision()
         names = {ix["name"] for ix in inspect(ledger.engine).get_indexes("transfers")}
         assert {"ix_transfers_debit_account", "ix_transfers_credit_account"} <= names
-        assert [e.entry_id for e in ledger.entries(account="C", limit=3).entries] == [
-            "E4", "E3", "E2"]
+        page = ledger.entries(account="C", limit=3)
+        assert [e.entry_id for e in page.entries] == ["S-1", "E4", "E3"]
         reg = ledger.register("C", date_from="2025-03-02")
-        assert reg.opening == Money("1.00", "HKD") and reg.closing == Money("15.00", "HKD")
+        assert reg.opening == Money("1.00", "HKD") and reg.closing == Money("14.00", "HKD")
+        assert [b.state for b in ledger.batch_list()] == ["settled"]
+        assert ledger.revert(settled.batch_id).ok  # a batch settled before 0008 reverts
+        assert ledger.balance("C") == Money("15.00", "HKD")
+        assert [b.state for b in ledger.batch_list()] == ["reverted", "reversal"]
         assert ledger.audit().ok
