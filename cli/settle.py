@@ -1,25 +1,24 @@
-"""``wmc settle``: run a day's instruction file, show a stored batch."""
+"""``wmc settle``: run a day's instruction file, show a stored batch.
+
+The engine, rich and the report are imported inside the commands, so that registering them
+costs ``wmc --help`` nothing.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import structlog
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from cli.common import Format, engine_of, settings_of
-from cli.render import emit_json, emit_rows
+from cli.common import Format, engine_of, quiet, settings_of
+from cli.logs import event
 from ledger.errors import BatchRolledBack
-from settlement.batches import load_report
-from settlement.engine import AtomicRollback, BatchOptions, settle_file
-from settlement.report import BatchReport
 
-log = structlog.get_logger("wmc")
+if TYPE_CHECKING:
+    from settlement.report import BatchReport
 
 
 def _count_lines(path: Path) -> int:
@@ -31,6 +30,10 @@ def _count_lines(path: Path) -> int:
 
 
 def print_report(report: BatchReport, fmt: str) -> None:
+    from rich.console import Console
+
+    from cli.render import emit_json, emit_rows
+
     data = report.to_dict()
     if fmt == "json":
         emit_json(data)
@@ -79,12 +82,17 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[Format, typer.Option("--format")] = Format.table,
     ) -> None:
         """Validate, convert, post and net a batch; print what was posted and what is owed."""
+        from settlement.engine import AtomicRollback, BatchOptions, settle_file
+
         engine = engine_of(ctx)
         settings = settings_of(ctx)
-        show = sys.stderr.isatty() and file.is_file()
+        show = sys.stderr.isatty() and file.is_file() and not quiet(ctx)
         progress: Any = None
         bar = None
         if show:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
             bar = Progress("[progress.description]{task.description}", BarColumn(),
                            MofNCompleteColumn(), TimeRemainingColumn(), transient=True,
                            console=Console(stderr=True))
@@ -114,12 +122,14 @@ def register(app: typer.Typer) -> None:
         = None,
     ) -> None:
         """Print a stored batch's report again (and optionally write it as an HTML page)."""
+        from settlement.batches import load_report
+
         t0 = time.perf_counter()
         with engine_of(ctx).connect() as conn:
             report = load_report(conn, batch_id)
         print_report(report, fmt.value)
-        log.info("settle.shown", batch_id=batch_id, instructions=report.instructions,
-                 seconds=round(time.perf_counter() - t0, 3))
+        event("settle.shown", batch_id=batch_id, instructions=report.instructions,
+              seconds=round(time.perf_counter() - t0, 3))
         if html is not None:
             from settlement.html_report import render_batch_html
 

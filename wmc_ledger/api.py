@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from moneyed import Money
 from sqlalchemy import Connection, Engine, select
@@ -47,7 +47,6 @@ from ledger.db import DEFAULT_URL, make_engine, transaction
 from ledger.entries import EntrySpec, TransferSpec
 from ledger.errors import BatchRolledBack, InputError, NotFound, Problem
 from ledger.files import Schema, parse_bool
-from ledger.migrate import upgrade
 from ledger.money import to_money
 from ledger.posting import post_entries
 from ledger.refdata import ACCOUNT_SCHEMA, BANK_SCHEMA
@@ -61,7 +60,6 @@ from settlement.calendars import Calendar, build_calendar, read_day_overrides
 from settlement.engine import AtomicRollback, BatchOptions, settle_file
 from settlement.instructions import COLUMNS as INSTRUCTION_COLUMNS
 from settlement.quota import quota_report
-from settlement.reconcile import AccountReconciliation, reconcile_statement
 from settlement.refdata import INVESTOR_SCHEMA, PRODUCT_SCHEMA
 from settlement.refdata import load_file as scheme_load_file
 from settlement.refdata import load_investors as scheme_load_investors
@@ -92,6 +90,9 @@ from wmc_ledger.values import (
     minor_units,
     money_text,
 )
+
+if TYPE_CHECKING:
+    from settlement.reconcile import AccountReconciliation
 
 Source = str | os.PathLike[str] | Iterable[Mapping[str, Any]]
 """Reference data: a ``.csv`` / ``.jsonl`` file's path, or rows (mappings of field -> value)."""
@@ -163,8 +164,11 @@ class Ledger:
         """Wrap an engine made by :func:`ledger.db.make_engine` (prefer :meth:`open`)."""
         self._engine = engine
         self._clock: Clock = clock or system_clock
-        self._settings: Settings | None = settings if isinstance(settings, Settings) else None
-        self._settings_path = None if isinstance(settings, Settings) else settings
+        # A settings file is read, and checked whole, now: a bad key fails the open, not
+        # whichever later call first reads its section.
+        self._settings: Settings | None = (
+            settings if isinstance(settings, Settings)
+            else None if settings is None else load_settings(Path(settings)))
         self._calendars: dict[str, Calendar] = {}
 
     @classmethod
@@ -180,7 +184,11 @@ class Ledger:
         ``sqlite://`` is a private in-memory database (one connection, gone on :meth:`close`).
         ``clock`` is called for the current time (default: the system clock); ``settings`` is a
         :class:`Settings` value or a settings TOML file (default: the documented defaults),
-        read on first use. Nothing is connected until the first call that needs the database.
+        read and checked whole here (a bad file raises ``InputError`` naming file, line and
+        key). Nothing is connected until the first call that needs the database; a URL the
+        ledger cannot use raises :class:`~ledger.errors.DatabaseError` here, a database it
+        cannot reach or use raises it from the first call that meets it (no SQLite file is
+        created before :meth:`init`).
         """
         if _in_memory(url):
             engine = make_engine(url, poolclass=StaticPool,
@@ -208,10 +216,9 @@ class Ledger:
 
     @property
     def settings(self) -> Settings:
-        """The settings in force (read from the file given to :meth:`open` on first use)."""
+        """The settings in force (the file given to :meth:`open`, else the defaults)."""
         if self._settings is None:
-            path = self._settings_path
-            self._settings = load_settings(None if path is None else Path(path))
+            self._settings = load_settings(None)
         return self._settings
 
     def init(self) -> Ledger:
@@ -219,6 +226,8 @@ class Ledger:
 
         Returns the ledger, so ``Ledger.open(url).init()`` reads as one step.
         """
+        from ledger.migrate import upgrade  # Alembic: only for this
+
         upgrade(self._engine)
         return self
 
@@ -542,6 +551,8 @@ class Ledger:
     ) -> Reconciliation:
         """Match a camt.053 or MT940 statement (a path, or the file's bytes) against ledger
         account ``account``, as ``wmc reconcile``. ``name`` names bytes in messages."""
+        from settlement.reconcile import reconcile_statement  # the statement readers
+
         source: str | bytes = statement if isinstance(statement, bytes) else os.fspath(statement)
         settings = self.settings.reconciliation
         with self._engine.connect() as conn, conn.begin():
