@@ -220,6 +220,8 @@ class CurrencyTotal(object)
     currency: field
     debits: field
     def to_dict(self) -> 'dict[str, str]'
+class DatabaseError(LedgerError)
+    __init__(...)
 class Entry(object)
     __init__(
         id: 'str',
@@ -641,6 +643,7 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
+    3: "44466433cf947134d00486c7246e1615438048dd733e728f416204938c660d23",
 }
 
 

@@ -20,9 +20,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from ledger.db import make_engine
-from ledger.errors import DatabaseError
 from ledger.migrate import upgrade
-from wmc_ledger import Ledger
+from wmc_ledger import DatabaseError, Ledger
 
 runner = CliRunner()
 
