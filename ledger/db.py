@@ -295,8 +295,12 @@ def transaction(engine: Engine, work: Callable[[Connection], T], *, attempts: in
                     conn.begin():
                 return work(conn)
         except DBAPIError as exc:
-            if attempt == attempts or not _retryable(exc):
+            if not _retryable(exc):
                 raise
+            if attempt == attempts:
+                raise DatabaseError(
+                    f"database {safe_url(engine.url)}: still locked or in conflict with "
+                    f"other writers after {attempts} attempts ({_first_line(exc)})") from exc
             # Jittered backoff so that colliding writers do not collide again in lockstep.
             time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
     raise AssertionError("unreachable")  # pragma: no cover

@@ -304,3 +304,28 @@ def test_a_missing_input_file(settled: Path) -> None:
                     ["reconcile", "none.xml", "--account", "A-HKD"]):
         got, out, err = wmc(*command)
         assert got == 2 and "Traceback" not in out + err and "none." in err, (command, err)
+
+
+def test_a_database_locked_for_good_is_a_database_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    from ledger.db import transaction
+
+    path = tmp_path / "wmc.db"
+    engine = make_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+    upgrade(engine)
+
+    @event.listens_for(engine, "connect")
+    def _no_wait(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout = 0")
+
+    engine.dispose()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock throughout
+    try:
+        with pytest.raises(DatabaseError, match=r"still locked .* after 3 attempts"):
+            transaction(engine, lambda conn: conn.execute(text("SELECT 1")), attempts=3)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        engine.dispose()
