@@ -1,18 +1,22 @@
 """What every ``wmc`` command shares: output formats, the ledger (opened through the public
-API, :class:`wmc_ledger.Ledger`), its engine and settings."""
+API, :class:`wmc_ledger.Ledger`, on first use), its engine and settings.
+
+Imports nothing heavy at module level: ``wmc --help`` must not pay for the ledger.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy import Engine
 
-from settlement.settings import Settings
-from wmc_ledger import Ledger
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from settlement.settings import Settings
+    from wmc_ledger import Ledger
 
 
 class Format(StrEnum):
@@ -22,11 +26,13 @@ class Format(StrEnum):
 
 
 def ledger_of(ctx: typer.Context) -> Ledger:
-    """The command's :class:`~wmc_ledger.Ledger` on ``--db`` with ``--settings`` (opened once)."""
+    """The command's :class:`~wmc_ledger.Ledger` on ``--db`` with the settings the root command
+    checked at start-up (opened once)."""
     obj: dict[str, Any] = ctx.find_root().obj
     if "ledger" not in obj:
-        path: Path | None = obj.get("settings_path")
-        obj["ledger"] = Ledger.open(obj["db"], settings=path)
+        from wmc_ledger.api import Ledger
+
+        obj["ledger"] = Ledger.open(obj["db"], settings=obj.get("settings"))
     ledger: Ledger = obj["ledger"]
     return ledger
 
@@ -37,6 +43,11 @@ def engine_of(ctx: typer.Context) -> Engine:
 
 def settings_of(ctx: typer.Context) -> Settings:
     return ledger_of(ctx).settings
+
+
+def quiet(ctx: typer.Context) -> bool:
+    """Whether ``--quiet`` was given: no progress bar, no log line."""
+    return bool(ctx.find_root().obj.get("quiet", False))
 
 
 def parse_date(value: str | None) -> dt.date | None:

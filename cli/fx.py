@@ -6,16 +6,10 @@ import datetime as dt
 import time
 from typing import Annotated
 
-import structlog
 import typer
 
 from cli.common import Format, engine_of, parse_date, settings_of
-from cli.render import emit_json, emit_rows
-from fx.revalue import revalue
-from ledger.db import transaction
-from settlement.calendars import MARKET_TZ, calendar
-
-log = structlog.get_logger("wmc")
+from cli.logs import event
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +26,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Post unrealised FX gain or loss on every bank's FX positions at the closing mid
         rate; idempotent per date and book."""
+        from cli.render import emit_json, emit_rows
+        from fx.revalue import revalue
+        from ledger.db import transaction
+        from settlement.calendars import MARKET_TZ, calendar
+
         day = parse_date(as_of)
         if day is None:  # typer requires --as-of; this keeps the type checker honest
             raise typer.BadParameter("--as-of is required")
@@ -44,8 +43,8 @@ def register(app: typer.Typer) -> None:
             next_business_day=calendar("HK").next_business_day,
             peg=(settings.peg_bid, settings.peg_ask),
         ))
-        log.info("fx.revalued", as_of=as_of, book=book, posted=result.posted,
-                 already_done=result.already_done, seconds=round(time.perf_counter() - t0, 3))
+        event("fx.revalued", as_of=as_of, book=book, posted=result.posted,
+              already_done=result.already_done, seconds=round(time.perf_counter() - t0, 3))
         data = result.to_dict()
         if fmt is Format.json:
             emit_json(data)

@@ -6,13 +6,11 @@ import time
 from enum import StrEnum
 from typing import Annotated, Any
 
-import structlog
 import typer
 
 from cli.common import Format, ledger_of, parse_date
+from cli.logs import event
 from cli.render import emit_json, emit_rows
-
-log = structlog.get_logger("wmc")
 
 
 class OrderOption(StrEnum):
@@ -52,7 +50,7 @@ def register(app: typer.Typer) -> None:
             kind=kind, date_from=parse_date(date_from), date_to=parse_date(date_to),
             min_amount=min_amount, max_amount=max_amount, limit=limit, after=after,
             order=order.value)
-        log.info("entries.listed", entries=len(page.entries), next_after=page.next_after,
+        event("entries.listed", entries=len(page.entries), next_after=page.next_after,
                  seconds=round(time.perf_counter() - t0, 3))
         if fmt is Format.json:
             emit_json(page.to_dict())
@@ -86,7 +84,7 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         reg = ledger_of(ctx).register(account, date_from=parse_date(date_from),
                                       date_to=parse_date(date_to))
-        log.info("register.listed", account=account, lines=len(reg.lines),
+        event("register.listed", account=account, lines=len(reg.lines),
                  seconds=round(time.perf_counter() - t0, 3))
         data = reg.to_dict()
         if fmt is Format.json:

@@ -1,26 +1,33 @@
 """The ``wmc`` command: a thin layer over the library's public API (:class:`wmc_ledger.Ledger`).
 
-Library errors (:class:`ledger.errors.LedgerError`) become a message on stderr and an exit code
-in one place, :class:`_Group.invoke`. structlog is configured here and nowhere else: JSON lines
-when stderr is not a terminal, a console renderer when it is; one canonical event per command.
+What it guarantees:
+
+- **No traceback for a failure of the world.** Library errors (:class:`ledger.errors.LedgerError`),
+  files that cannot be read or written (``OSError``) and databases that cannot be reached or used
+  (``ledger.db.database_error``) become one message on stderr and the README's exit code, in one
+  place: :meth:`_Group.invoke`. Anything else is a defect and keeps its traceback.
+- **Settings checked whole at start-up**: every command reads the settings file (``--settings``
+  or ``WMC_SETTINGS``; else the defaults) before it does anything, so a bad key is refused
+  (exit 2, naming the file, line and key) by every command, not only by one that reads it.
+- **Fast to start.** Each command imports what it needs inside its function: ``wmc --help``
+  loads typer and this package, not SQLAlchemy, Alembic, rich or the rules.
+- **Logs on stderr only**, one line per command (``cli.logs``): JSON when stderr is not a
+  terminal, a console line when it is, colourless under ``NO_COLOR``; none with ``--quiet``.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final, NoReturn
 
-import structlog
 import typer
 from typer.core import TyperGroup
 
 from cli import fx as fx_cli
 from cli import journal as journal_cli
-from cli import settle
+from cli import logs, settle
 from cli.common import (
     Format,
     QuotaTable,
@@ -30,6 +37,7 @@ from cli.common import (
     parse_date,
     table_option,
 )
+from cli.logs import event
 from cli.render import (
     Section,
     displayed,
@@ -39,10 +47,21 @@ from cli.render import (
     grouped,
     message,
 )
-from ledger.db import DEFAULT_URL
 from ledger.errors import LedgerError
+from ledger.urls import DEFAULT_URL
 
-log = structlog.get_logger("wmc")
+
+def _fail(text: str, code: int) -> NoReturn:
+    # The message may quote data (an account code, a file's line): shown inert, each of its
+    # lines (an InputError lists a problem a line) whole.
+    shown = "\n".join(displayed(line, limit=None) for line in text.split("\n"))
+    typer.echo(f"error: {shown}", err=True)
+    raise typer.Exit(code)
+
+
+def _os_error_text(exc: OSError) -> str:
+    what = exc.strerror or str(exc)
+    return f"{exc.filename}: {what}" if exc.filename is not None else what
 
 
 class _Group(TyperGroup):
@@ -50,15 +69,26 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except LedgerError as exc:
-            # The message may quote data (an account code, a file's line): shown inert, each
-            # of its lines (an InputError lists a problem a line) whole.
-            shown = "\n".join(displayed(line, limit=None) for line in str(exc).split("\n"))
-            typer.echo(f"error: {shown}", err=True)
-            raise typer.Exit(exc.exit_code) from None
+            _fail(str(exc), exc.exit_code)
+        except OSError as exc:
+            # A file named on the command line that cannot be read or written (a missing
+            # folder for --html, a full disk, no permission): bad usage, nothing committed.
+            _fail(_os_error_text(exc), 2)
+        except Exception as exc:
+            # Driver errors that reach here without passing SQLAlchemy's error hook (the raw
+            # COPY connection on PostgreSQL) get the same reading as those that do.
+            from ledger.db import database_error
+
+            mapped = database_error(exc, (ctx.find_root().obj or {}).get("db", ""))
+            if mapped is None:
+                raise
+            _fail(str(mapped), mapped.exit_code)
+        finally:
+            logs.reset()
 
 
 app = typer.Typer(
-    cls=_Group, no_args_is_help=True, add_completion=False,
+    cls=_Group, no_args_is_help=True, add_completion=True,
     help="wmc-ledger: settlement ledger for Cross-boundary Wealth Management Connect.",
 )
 report_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Balances, trial balance, quota.")
@@ -70,33 +100,16 @@ fx_cli.register(app)
 journal_cli.register(app)
 
 
-class _Stderr:
-    """Whatever ``sys.stderr`` is when a line is written (tests swap it per command)."""
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
 
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
-def configure_logging() -> None:
-    renderer: Any = (
-        structlog.dev.ConsoleRenderer()
-        if sys.stderr.isatty()
-        else structlog.processors.JSONRenderer()
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=False,
-    )
+        try:
+            number = version("wmc-ledger")
+        except PackageNotFoundError:  # pragma: no cover - a tree that is not installed
+            number = "0+unknown"
+        typer.echo(f"wmc {number}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -110,18 +123,30 @@ def _root(
         typer.Option("--settings", envvar="WMC_SETTINGS",
                      help="A settings TOML file over the documented defaults."),
     ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar and no log line.")
+    ] = False,
+    _show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True,
+                           help="Print the version and exit.")
+    ] = False,
 ) -> None:
-    configure_logging()
-    ctx.obj = {"db": db, "settings_path": settings}
+    logs.configure(quiet=quiet)
+    ctx.obj = {"db": db, "settings_path": settings, "quiet": quiet}
+    if ctx.resilient_parsing:  # shell completion: parse only
+        return
+    from settlement.settings import load_settings
+
+    # The whole file, now: a bad key refuses every command, not only the one that reads it.
+    ctx.obj["settings"] = load_settings(settings)
 
 
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the schema (Alembic migrations); running it twice is harmless."""
     t0 = time.perf_counter()
-    ledger_of(ctx).init()
-    log.info("init.completed", db=_safe_url(ctx.obj["db"]),
-             seconds=round(time.perf_counter() - t0, 3))
+    ledger = ledger_of(ctx).init()
+    event("init.completed", db=ledger.url, seconds=round(time.perf_counter() - t0, 3))
 
 
 BALANCE_COLUMNS = ("account", "bank_id", "currency", "debits", "credits", "balance")
@@ -136,18 +161,38 @@ class LoadKind(StrEnum):
     rates = "rates"
 
 
-@app.command()
+#: The columns of each reference data file, for ``wmc load --help`` (a test holds them to the
+#: readers' schemas; ``*`` marks a required column).
+LOAD_COLUMNS: Final = {
+    "banks": "bank_id*, name*, market* (MO, HK, CN)",
+    "accounts": "account*, bank_id*, type* (asset, liability, equity, income, expense), "
+                "currency*, name, allow_overdraft (true/false, default false)",
+    "investors": "investor_id*, direction* (southbound, northbound), remittance_account*, "
+                 "investment_account*, channel (bank default, broker)",
+    "products": "product*, currency*, risk* (R1..R5), direction*, account*",
+    "rates": "base*, quote*, bid*, ask*, as_of* (ISO 8601 with offset), source, "
+             "book (default 'default')",
+}
+
+
+@app.command(epilog="Columns (* required):\n\n\b\n" + "\n".join(
+    f"{kind}: {columns}" for kind, columns in LOAD_COLUMNS.items()))
 def load(
     ctx: typer.Context,
     kind: Annotated[LoadKind, typer.Argument(help="What the file holds.")],
     file: Annotated[Path, typer.Argument(help="A .csv or .jsonl file.")],
 ) -> None:
-    """Load reference data idempotently; a bad file is refused whole (exit 2)."""
+    """Load reference data idempotently; a bad file is refused whole (exit 2).
+
+    FILE is CSV (UTF-8, a header row) or JSON Lines with the same field names, chosen by its
+    extension (.csv, .jsonl). Amounts and rates are decimal strings; the same row again is a
+    no-op, the same key with other content an error naming both.
+    """
     t0 = time.perf_counter()
     result = ledger_of(ctx).load(kind.value, file)
-    log.info("load.completed", kind=kind.value, file=str(file), rows=result.rows,
-             inserted=result.inserted, unchanged=result.unchanged,
-             seconds=round(time.perf_counter() - t0, 3))
+    event("load.completed", kind=kind.value, file=str(file), rows=result.rows,
+          inserted=result.inserted, unchanged=result.unchanged,
+          seconds=round(time.perf_counter() - t0, 3))
     typer.echo(f"{kind.value}: {result.rows} rows, {result.inserted} new, "
                f"{result.unchanged} unchanged")
 
@@ -179,7 +224,7 @@ def report_balances(
         translated = ledger.balances_in(in_currency, at_rate_of=parse_date(at_rate_of) or "",
                                         book=book, as_of=parse_date(as_of), bank=bank,
                                         account=account)
-        log.info("report.balances", accounts=len(translated), as_of=as_of,
+        event("report.balances", accounts=len(translated), as_of=as_of,
                  in_currency=in_currency, at_rate_of=at_rate_of,
                  seconds=round(time.perf_counter() - t0, 3))
         emit_rows([t.to_dict() for t in translated], fmt.value,
@@ -187,7 +232,7 @@ def report_balances(
         return
     rows = ledger.balances(as_of=parse_date(as_of), bank=bank, account=account,
                            hide_zero=hide_zero, hide_unused_ledger_accounts=not show_all)
-    log.info("report.balances", accounts=len(rows), as_of=as_of,
+    event("report.balances", accounts=len(rows), as_of=as_of,
              seconds=round(time.perf_counter() - t0, 3))
     emit_rows([r.to_dict() for r in rows], fmt.value, title="Balances",
               columns=BALANCE_COLUMNS)
@@ -204,8 +249,10 @@ def report_trial_balance(
     chosen = check_table(fmt, table)
     t0 = time.perf_counter()
     tb = ledger_of(ctx).trial_balance(as_of=parse_date(as_of))
-    log.info("report.trial_balance", currencies=len(tb.currencies), accounts=len(tb.accounts),
-             as_of=as_of, seconds=round(time.perf_counter() - t0, 3))
+    event("report.trial_balance", currencies=len(tb.currencies), accounts=len(tb.accounts),
+          as_of=as_of, seconds=round(time.perf_counter() - t0, 3))
+    from cli.render import emit_json
+
     if fmt is Format.json:
         emit_json(tb.to_dict())
     else:
@@ -226,9 +273,11 @@ def report_quota(
     """Each investor's net quota usage per channel, and the aggregate per direction (CNY)."""
     chosen = check_table(fmt, table)
     t0 = time.perf_counter()
+    from cli.render import emit_json
+
     data = ledger_of(ctx).quota(investor=investor).to_dict()
-    log.info("report.quota", investors=len(data["investors"]),
-             seconds=round(time.perf_counter() - t0, 3))
+    event("report.quota", investors=len(data["investors"]),
+          seconds=round(time.perf_counter() - t0, 3))
     if fmt is Format.json:
         emit_json(data)
     else:
@@ -279,7 +328,7 @@ def reconcile(
     for rec in recs:
         for warning in rec.warnings:
             typer.echo(message("warning: {}", warning), err=True)
-        log.info("reconcile.completed", account=rec.account, statement=str(statement),
+        event("reconcile.completed", account=rec.account, statement=str(statement),
                  statement_id=rec.statement_id, matched=rec.matched, breaks=len(rec.breaks),
                  seconds=round(time.perf_counter() - t0, 3))
     if fmt is Format.json:
@@ -320,8 +369,8 @@ def reverse(
     """Correct a posted entry with a reversing entry that names it (exit 2 if refused)."""
     t0 = time.perf_counter()
     result = ledger_of(ctx).reverse(entry_id, new_id=new_id, value_date=parse_date(value_date))
-    log.info("reverse.completed", entry_id=entry_id, code=result.code,
-             seconds=round(time.perf_counter() - t0, 3))
+    event("reverse.completed", entry_id=entry_id, code=result.code,
+          seconds=round(time.perf_counter() - t0, 3))
     if result.code != "ok":
         typer.echo(f"error: {displayed(entry_id)} not reversed: {result.code}: "
                    f"{displayed(result.message)}", err=True)
@@ -335,8 +384,8 @@ def audit_verify(ctx: typer.Context) -> None:
     invariant and the schema; exit 3 naming each break."""
     t0 = time.perf_counter()
     result = ledger_of(ctx).audit()
-    log.info("audit.verified", entries=result.entries, transfers=result.transfers,
-             problems=len(result.problems), seconds=round(time.perf_counter() - t0, 3))
+    event("audit.verified", entries=result.entries, transfers=result.transfers,
+          problems=len(result.problems), seconds=round(time.perf_counter() - t0, 3))
     if not result.ok:
         for p in result.problems:
             typer.echo(f"broken: {displayed(p, limit=None)}", err=True)
@@ -358,12 +407,6 @@ def demo(
     from cli.demo import run_demo
 
     run_demo(directory, instructions=instructions, seed=seed)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def main() -> None:

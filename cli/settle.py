@@ -1,4 +1,8 @@
-"""``wmc settle``: run a day's instruction file, show a stored batch."""
+"""``wmc settle``: run a day's instruction file, show a stored batch.
+
+The engine, rich and the report are imported inside the commands, so that registering them
+costs ``wmc --help`` nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,12 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import structlog
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from cli.common import Format, check_table, engine_of, ledger_of, settings_of, table_option
+from cli.common import Format, check_table, engine_of, ledger_of, quiet, settings_of, table_option
+from cli.logs import event
 from cli.render import Section, console, emit_json, emit_rows, emit_sections, message
 from ledger.errors import BatchRolledBack
 from ledger.money import format_amount
@@ -20,7 +23,8 @@ from settlement.batches import load_report
 from settlement.engine import AtomicRollback, BatchOptions, settle_file
 from settlement.report import BatchReport
 
-log = structlog.get_logger("wmc")
+if TYPE_CHECKING:
+    from settlement.report import BatchReport
 
 
 def _count_lines(path: Path) -> int:
@@ -139,10 +143,12 @@ def register(app: typer.Typer) -> None:
         chosen = check_table(fmt, table)
         engine = engine_of(ctx)
         settings = settings_of(ctx)
-        show = sys.stderr.isatty() and file.is_file()
+        show = sys.stderr.isatty() and file.is_file() and not quiet(ctx)
         progress: Any = None
         bar = None
         if show:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
             bar = Progress("[progress.description]{task.description}", BarColumn(),
                            MofNCompleteColumn(), TimeRemainingColumn(), transient=True,
                            console=console(stderr=True))
@@ -174,7 +180,7 @@ def register(app: typer.Typer) -> None:
         """Revert a batch with one new batch reversing all its entries (exit 1 if refused)."""
         t0 = time.perf_counter()
         result = ledger_of(ctx).revert(batch_id, id_prefix=id_prefix)
-        log.info("settle.reverted", batch_id=batch_id, code=result.code,
+        event("settle.reverted", batch_id=batch_id, code=result.code,
                  reversal=None if result.reversal is None else result.reversal.batch_id,
                  seconds=round(time.perf_counter() - t0, 3))
         if fmt is Format.json:
@@ -214,7 +220,7 @@ def register(app: typer.Typer) -> None:
         with engine_of(ctx).connect() as conn:
             report = load_report(conn, batch_id)
         print_report(report, fmt.value, chosen)
-        log.info("settle.shown", batch_id=batch_id, instructions=report.instructions,
+        event("settle.shown", batch_id=batch_id, instructions=report.instructions,
                  seconds=round(time.perf_counter() - t0, 3))
         if html is not None:
             from settlement.html_report import render_batch_html

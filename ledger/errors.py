@@ -60,6 +60,13 @@ class NotFound(LedgerError):
     """A named account, bank, batch or entry does not exist."""
 
 
+class DatabaseError(LedgerError):
+    """The ledger's database cannot be reached or used: a bad or empty URL, a driver that is not
+    installed, no ledger at that path (or not initialised), a file that is not a database, a
+    server that does not answer, a read-only or full database. The message names the URL with
+    any password hidden; nothing was written (the transaction, if one began, rolled back)."""
+
+
 class IntegrityError(LedgerError):
     """The stored ledger breaks an invariant (hash chain, balances, totals)."""
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,7 +33,6 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final
 
-import structlog
 from sqlalchemy import Connection, Engine, text
 
 from fx.book import BookRates, FastRate, RateBook
@@ -58,7 +58,10 @@ from settlement.report import BatchReport, DuplicateRow, GrossPayment, MovedDate
 from settlement.rules import Link, ProductInfo, QuotaBook, QuotaLimits, Scheme
 from settlement.settings import Settings, load_settings
 
-log = structlog.get_logger("wmc.settlement")
+# The library logs through the standard library and installs no handler but a null one: a
+# program using it sees nothing unless it configures logging (the ``wmc`` command does).
+log = logging.getLogger("wmc.settlement")
+logging.getLogger("wmc").addHandler(logging.NullHandler())
 
 # Instructions per chunk, measured best on the 100,000 benchmark day: on SQLite a smaller chunk
 # shortens the write left after the last one; on PostgreSQL each chunk costs round trips and a
@@ -184,12 +187,12 @@ def settle_file(
     # batch of a million instructions does not hold a quarter of a million payments in memory.
     report = replace(report, gross_payments=StoredGrossPayments(
         engine, batch[0].poster.first_seq, batch[0].poster.seq))
-    log.info(
-        "settlement.batch_committed", batch_id=report.batch_id, file=str(path),
-        instructions=report.instructions, accepted=report.accepted, rejected=report.rejected,
-        duplicates=report.duplicates, seconds=round(seconds, 3),
-        instructions_per_second=round(report.instructions / seconds) if seconds else None,
-    )
+    log.info("settlement.batch_committed", extra={"fields": {
+        "batch_id": report.batch_id, "file": str(path), "instructions": report.instructions,
+        "accepted": report.accepted, "rejected": report.rejected,
+        "duplicates": report.duplicates, "seconds": round(seconds, 3),
+        "instructions_per_second": round(report.instructions / seconds) if seconds else None,
+    }})
     return report
 
 

@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from moneyed import Money
 from sqlalchemy import Connection, Engine, select
@@ -48,7 +48,6 @@ from ledger.db import DEFAULT_URL, make_engine, transaction
 from ledger.entries import EntrySpec, TransferSpec
 from ledger.errors import BatchRolledBack, InputError, NotFound, Problem
 from ledger.files import Schema, clean_text, parse_bool
-from ledger.migrate import upgrade
 from ledger.money import to_money
 from ledger.posting import post_entries
 from ledger.records import recording
@@ -64,7 +63,6 @@ from settlement.calendars import Calendar, build_calendar, read_day_overrides
 from settlement.engine import AtomicRollback, BatchOptions, opened_by_ledger, settle_file
 from settlement.instructions import COLUMNS as INSTRUCTION_COLUMNS
 from settlement.quota import quota_report
-from settlement.reconcile import AccountReconciliation, reconcile_statement, reconcile_statements
 from settlement.refdata import INVESTOR_SCHEMA, PRODUCT_SCHEMA
 from settlement.refdata import load_file as scheme_load_file
 from settlement.refdata import load_investors as scheme_load_investors
@@ -105,6 +103,9 @@ from wmc_ledger.values import (
     minor_units,
     money_text,
 )
+
+if TYPE_CHECKING:
+    from settlement.reconcile import AccountReconciliation
 
 Source = str | os.PathLike[str] | Iterable[Mapping[str, Any]]
 """Reference data: a ``.csv`` / ``.jsonl`` file's path, or rows (mappings of field -> value)."""
@@ -176,8 +177,11 @@ class Ledger:
         """Wrap an engine made by :func:`ledger.db.make_engine` (prefer :meth:`open`)."""
         self._engine = engine
         self._clock: Clock = clock or system_clock
-        self._settings: Settings | None = settings if isinstance(settings, Settings) else None
-        self._settings_path = None if isinstance(settings, Settings) else settings
+        # A settings file is read, and checked whole, now: a bad key fails the open, not
+        # whichever later call first reads its section.
+        self._settings: Settings | None = (
+            settings if isinstance(settings, Settings)
+            else None if settings is None else load_settings(Path(settings)))
         self._calendars: dict[str, Calendar] = {}
 
     @classmethod
@@ -193,7 +197,11 @@ class Ledger:
         ``sqlite://`` is a private in-memory database (one connection, gone on :meth:`close`).
         ``clock`` is called for the current time (default: the system clock); ``settings`` is a
         :class:`Settings` value or a settings TOML file (default: the documented defaults),
-        read on first use. Nothing is connected until the first call that needs the database.
+        read and checked whole here (a bad file raises ``InputError`` naming file, line and
+        key). Nothing is connected until the first call that needs the database; a URL the
+        ledger cannot use raises :class:`~ledger.errors.DatabaseError` here, a database it
+        cannot reach or use raises it from the first call that meets it (no SQLite file is
+        created before :meth:`init`).
         """
         if _in_memory(url):
             engine = make_engine(url, poolclass=StaticPool,
@@ -221,10 +229,9 @@ class Ledger:
 
     @property
     def settings(self) -> Settings:
-        """The settings in force (read from the file given to :meth:`open` on first use)."""
+        """The settings in force (the file given to :meth:`open`, else the defaults)."""
         if self._settings is None:
-            path = self._settings_path
-            self._settings = load_settings(None if path is None else Path(path))
+            self._settings = load_settings(None)
         return self._settings
 
     def init(self) -> Ledger:
@@ -232,6 +239,8 @@ class Ledger:
 
         Returns the ledger, so ``Ledger.open(url).init()`` reads as one step.
         """
+        from ledger.migrate import upgrade  # Alembic: only for this
+
         upgrade(self._engine)
         return self
 
@@ -700,6 +709,8 @@ class Ledger:
         A statement of another account (its ``Acct/Id`` / ``:25:`` neither ``account`` nor
         mapped to it by the ``reconciliation.statement_accounts`` setting) raises
         ``InputError`` naming both, unless ``force``."""
+        from settlement.reconcile import reconcile_statement  # the statement readers
+
         source: str | bytes = statement if isinstance(statement, bytes) else os.fspath(statement)
         settings = self.settings.reconciliation
         with self._engine.connect() as conn, conn.begin():
@@ -717,6 +728,8 @@ class Ledger:
     ) -> list[Reconciliation]:
         """Reconcile every statement of a file in turn, as ``wmc reconcile --all``: against
         ``account`` when given, else each against the ledger account its identifier names."""
+        from settlement.reconcile import reconcile_statements  # the statement readers
+
         source: str | bytes = statement if isinstance(statement, bytes) else os.fspath(statement)
         settings = self.settings.reconciliation
         with self._engine.connect() as conn, conn.begin():
