@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, upd
 from ledger.errors import ConflictError, InputError, NotFound, Problem
 from ledger.files import Field, Schema, one_of, parse_bool, read_rows
 from ledger.money import currency
-from ledger.schema import ACCOUNT_TYPES, MARKETS, Account, Bank
+from ledger.schema import ACCOUNT_TYPES, BANK_KINDS, MARKETS, Account, Bank
 
 
 def _currency(text: str) -> str:
@@ -30,6 +30,8 @@ BANK_SCHEMA = Schema((
     Field("bank_id", required=True),
     Field("name", required=True),
     Field("market", one_of(*MARKETS), required=True),
+    # A bank or a securities firm; files written before the column existed load as banks.
+    Field("kind", one_of(*BANK_KINDS), default="bank"),
 ))
 
 ACCOUNT_SCHEMA = Schema((
@@ -125,7 +127,8 @@ def load_banks(
     origin: Sequence[tuple[str, int]] | None = None,
 ) -> LoadResult:
     rows = [
-        {"bank_id": r["bank_id"], "name": r["name"], "market": one_of(*MARKETS)(r["market"])}
+        {"bank_id": r["bank_id"], "name": r["name"], "market": one_of(*MARKETS)(r["market"]),
+         "kind": one_of(*BANK_KINDS)(r.get("kind") or "bank")}
         for r in rows
     ]
     return upsert_rows(conn, Bank.__table__, ["bank_id"], rows, kind="bank", origin=origin)  # type: ignore[arg-type]

@@ -43,6 +43,7 @@ NAMING = {
 ACCOUNT_TYPES = ("asset", "liability", "equity", "income", "expense")
 DEBIT_NORMAL_TYPES = ("asset", "expense")
 MARKETS = ("MO", "HK", "CN")
+BANK_KINDS = ("bank", "securities_firm")
 CURRENCY_CODES = ("MOP", "HKD", "CNY", "USD")
 
 
@@ -60,11 +61,16 @@ class Base(DeclarativeBase):
 
 class Bank(Base):
     __tablename__ = "banks"
-    __table_args__ = (CheckConstraint(_in("market", MARKETS), name="market"),)
+    __table_args__ = (
+        CheckConstraint(_in("market", MARKETS), name="market"),
+        CheckConstraint(_in("kind", BANK_KINDS), name="kind"),
+    )
 
     bank_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     market: Mapped[str] = mapped_column(String(2))
+    # Migration 0007: a bank or a securities firm (which channel's investors it serves).
+    kind: Mapped[str] = mapped_column(String(16), server_default="bank")
 
 
 class Account(Base):

@@ -53,7 +53,14 @@ from settlement.calendars import MARKET_TZ, Calendar, build_calendar, read_day_o
 from settlement.instructions import Instruction, read_instructions
 from settlement.netting import NettingAccumulator
 from settlement.report import BatchReport, GrossPayment, MovedDate, RejectionRow
-from settlement.rules import Link, ProductInfo, QuotaBook, QuotaLimits, Scheme
+from settlement.rules import (
+    Link,
+    ProductInfo,
+    QuotaBook,
+    QuotaLimits,
+    Scheme,
+    investor_eligibility,
+)
 from settlement.settings import Settings, load_settings
 
 log = structlog.get_logger("wmc.settlement")
@@ -70,6 +77,13 @@ _DEBIT, _CREDIT = attrgetter("debit_account"), attrgetter("credit_account")
 # A chunk with its ids, and the lookups started for it: earlier rejections, stored ids, accounts.
 _Ahead = tuple[list[Instruction], list[str], Future[dict[str, tuple[str, str]]], Future[Lookup]]
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
+
+
+def _as_date(value: Any) -> dt.date | None:
+    """A DATE column read with ``text()``: SQLite gives its ISO text, PostgreSQL a date."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
 
 
 def transit_account(bank_id: str, currency: str) -> str:
@@ -212,16 +226,19 @@ class _Batch:
         self.calendars: dict[str, Calendar] = {
             m: build_calendar(m, overrides) for m in ("CN", "HK", "MO")
         }
-        self.scheme = Scheme()
+        self.scheme = Scheme(eligibility=self.settings.eligibility.rules)
         for r in conn.execute(text(
-            "SELECT investor_id, channel, direction, remittance_account, investment_account "
-            "FROM investors"
+            "SELECT investor_id, channel, direction, remittance_account, investment_account, "
+            "eligible_from, eligible_until FROM investors"
         )):
-            self.scheme.add_link(Link(*r))
+            self.scheme.add_link(Link(*r[:5], _as_date(r[5]), _as_date(r[6])))
         for r in conn.execute(text(
-            "SELECT product, currency, risk, direction, account FROM products"
+            "SELECT p.product, p.currency, p.risk, p.direction, p.account, p.product_type, "
+            "p.category, p.complex, p.domicile, p.authorisation, b.market FROM products p "
+            "JOIN accounts a ON a.code = p.account JOIN banks b ON b.bank_id = a.bank_id"
         )):
-            self.scheme.products[r[0]] = ProductInfo(*r)
+            self.scheme.products[r[0]] = ProductInfo(
+                *r[:7], None if r[7] is None else bool(r[7]), *r[8:])
         usage = {
             (r[0], r[1]): [int(r[2]), int(r[3]), int(r[4])]
             for r in conn.execute(text(
@@ -382,6 +399,9 @@ class _Batch:
                                      outbound=kind == "remit")
             if isinstance(found, tuple):
                 return self._reject(ins, *found)
+            # Money may always come home; only new money out needs an eligible investor.
+            if kind == "remit" and (ineligible := investor_eligibility(found, ins.value_date)):
+                return self._reject(ins, *ineligible)
             link = found
         elif kind == "transfer":
             investment = self.scheme.investment_accounts
@@ -450,6 +470,8 @@ class _Batch:
         found = self.scheme.investor_of(ins.investor_id, own.code)
         if isinstance(found, tuple):
             return found
+        if subscribing and (ineligible := investor_eligibility(found, ins.value_date)):
+            return ineligible
         product = self.scheme.product_for(ins.product, found, ins.currency)
         if isinstance(product, tuple):
             return product

@@ -510,10 +510,12 @@ class Settings(object)
         fx: 'FxSettings',
         reconciliation: 'ReconciliationSettings',
         calendar: 'CalendarSettings',
+        eligibility: 'EligibilitySettings',
         sources: 'tuple[str, ...]' = (),
     ) -> None
     calendar: field
     cutoffs: field
+    eligibility: field
     fx: field
     quota: field
     reconciliation: field
@@ -577,7 +579,14 @@ class InvestorBuilder(object)
 LedgerFactory = collections.abc.Callable[..., wmc_ledger.api.Ledger]
 class ScenarioBuilder(object)
     __init__(ledger: 'Ledger') -> 'None'
-    def bank(self, bank_id: 'str', *, market: 'str', name: 'str | None' = None) -> 'BankBuilder'
+    def bank(
+        self,
+        bank_id: 'str',
+        *,
+        market: 'str',
+        name: 'str | None' = None,
+        kind: 'str' = 'bank',
+    ) -> 'BankBuilder'
     def deposit(
         self,
         account: 'str',
@@ -596,6 +605,8 @@ class ScenarioBuilder(object)
         channel: 'str' = 'bank',
         remittance_account: 'str | None' = None,
         investment_account: 'str | None' = None,
+        eligible_from: 'str | None' = None,
+        eligible_until: 'str | None' = None,
     ) -> 'InvestorBuilder'
     def product(
         self,
@@ -606,6 +617,11 @@ class ScenarioBuilder(object)
         risk: 'str',
         direction: 'str',
         account: 'str | None' = None,
+        product_type: 'str' = 'public_fund',
+        category: 'str | None' = None,
+        complex: 'bool | None' = None,
+        domicile: 'str | None' = None,
+        authorisation: 'str | None' = None,
     ) -> 'str'
     def rates(
         self,
@@ -641,6 +657,7 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
+    3: "2b843906dbe013df232dba9110bd59dda3c72f5ae3ebfd2eaa1734a802eccab5",
 }
 
 

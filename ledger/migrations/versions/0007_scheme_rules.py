@@ -1,0 +1,63 @@
+"""The scheme's rules as published: product types, institution kinds, investor eligibility dates.
+
+- ``products``: ``product_type`` (NOT NULL, default ``public_fund``: before this revision every
+  product was judged as a public fund), and the nullable ``category``, ``complex``, ``domicile``,
+  ``authorisation`` the eligibility table reads (NULL: not stated).
+- ``banks``: ``kind`` (NOT NULL, default ``bank``), ``bank`` or ``securities_firm``.
+- ``investors``: the nullable ``eligible_from`` and ``eligible_until`` dates the bank attests.
+
+Every existing row stays valid: the new columns are nullable or take their default.
+
+Revision ID: 0007
+Revises: 0004
+Create Date: 2026-12-08
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+PRODUCT_TYPES = ("deposit", "wealth_management", "public_fund", "bond", "structured_product",
+                 "other")
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+# Written as DDL, not op.add_column: a NOT NULL column with a default and a CHECK, added in
+# place on both SQLite and PostgreSQL (SQLite's ALTER TABLE takes a column constraint).
+ADD = [
+    "ALTER TABLE banks ADD COLUMN kind VARCHAR(16) DEFAULT 'bank' NOT NULL "
+    f"CONSTRAINT ck_banks_kind CHECK (kind IN ({_in(('bank', 'securities_firm'))}))",
+    "ALTER TABLE products ADD COLUMN product_type VARCHAR(32) DEFAULT 'public_fund' NOT NULL "
+    f"CONSTRAINT ck_products_product_type CHECK (product_type IN ({_in(PRODUCT_TYPES)}))",
+]
+
+
+def upgrade() -> None:
+    for ddl in ADD:
+        op.execute(ddl)
+    op.add_column("products", sa.Column("category", sa.String(64), nullable=True))
+    op.add_column("products", sa.Column("complex", sa.Boolean, nullable=True))
+    op.add_column("products", sa.Column("domicile", sa.String(2), nullable=True))
+    op.add_column("products", sa.Column("authorisation", sa.String(32), nullable=True))
+    op.add_column("investors", sa.Column("eligible_from", sa.Date, nullable=True))
+    op.add_column("investors", sa.Column("eligible_until", sa.Date, nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("investors") as batch:
+        batch.drop_column("eligible_until")
+        batch.drop_column("eligible_from")
+    with op.batch_alter_table("products") as batch:
+        for column in ("authorisation", "domicile", "complex", "category", "product_type"):
+            batch.drop_column(column)
+    with op.batch_alter_table("banks") as batch:
+        batch.drop_column("kind")
