@@ -231,14 +231,16 @@ class _Batch:
             "SELECT investor_id, channel, direction, remittance_account, investment_account, "
             "eligible_from, eligible_until FROM investors"
         )):
-            self.scheme.add_link(Link(*r[:5], _as_date(r[5]), _as_date(r[6])))
+            self.scheme.add_link(Link(r[0], r[1], r[2], r[3], r[4], _as_date(r[5]),
+                                      _as_date(r[6])))
         for r in conn.execute(text(
             "SELECT p.product, p.currency, p.risk, p.direction, p.account, p.product_type, "
             "p.category, p.complex, p.domicile, p.authorisation, b.market FROM products p "
             "JOIN accounts a ON a.code = p.account JOIN banks b ON b.bank_id = a.bank_id"
         )):
             self.scheme.products[r[0]] = ProductInfo(
-                *r[:7], None if r[7] is None else bool(r[7]), *r[8:])
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], None if r[7] is None else bool(r[7]),
+                r[8], r[9], r[10])
         usage = {
             (r[0], r[1]): [int(r[2]), int(r[3]), int(r[4])]
             for r in conn.execute(text(
