@@ -46,12 +46,17 @@ ACCOUNT_SCHEMA = Schema((
 
 @dataclass(frozen=True, slots=True)
 class LoadResult:
-    """What loading reference data did: rows read, rows new, rows already there unchanged."""
+    """What loading reference data did: rows read, rows new, rows already there unchanged.
+
+    ``completed`` counts the stored rows (among the unchanged) that took an optional value
+    they did not state before (products' types and attributes, investors' eligibility dates).
+    """
 
     kind: str
     rows: int
     inserted: int
     unchanged: int
+    completed: int = 0
 
 
 def _where(origin: Sequence[tuple[str, int]] | None, i: int) -> str:

@@ -54,6 +54,7 @@ from settlement.instructions import Instruction, read_instructions
 from settlement.netting import NettingAccumulator
 from settlement.report import BatchReport, GrossPayment, MovedDate, RejectionRow
 from settlement.rules import (
+    DEFAULT_PRODUCT_TYPE,
     Link,
     ProductInfo,
     QuotaBook,
@@ -239,8 +240,8 @@ class _Batch:
             "JOIN accounts a ON a.code = p.account JOIN banks b ON b.bank_id = a.bank_id"
         )):
             self.scheme.products[r[0]] = ProductInfo(
-                r[0], r[1], r[2], r[3], r[4], r[5], r[6], None if r[7] is None else bool(r[7]),
-                r[8], r[9], r[10])
+                r[0], r[1], r[2], r[3], r[4], r[5] or DEFAULT_PRODUCT_TYPE, r[6],
+                None if r[7] is None else bool(r[7]), r[8], r[9], r[10])
         usage = {
             (r[0], r[1]): [int(r[2]), int(r[3]), int(r[4])]
             for r in conn.execute(text(

@@ -22,14 +22,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, select, tuple_, update
 
 from ledger.errors import InputError, Problem
 from ledger.files import Field, Parser, Schema, one_of, parse_bool
 from ledger.money import currency
 from ledger.refdata import LoadResult, read_file, upsert_rows
 from ledger.schema import Account, Bank
-from settlement.rules import CHANNEL_KIND, DEFAULT_PRODUCT_TYPE, PRODUCT_TYPES, RISKS
+from settlement.rules import CHANNEL_KIND, PRODUCT_TYPES, RISKS
 from settlement.schema import Investor, Product
 
 DIRECTIONS = ("southbound", "northbound")
@@ -74,7 +74,8 @@ PRODUCT_SCHEMA = Schema((
     Field("risk", one_of(*RISKS), required=True),
     Field("direction", one_of(*DIRECTIONS), required=True),
     Field("account", required=True),
-    Field("product_type", one_of(*PRODUCT_TYPES), default=DEFAULT_PRODUCT_TYPE),
+    # Not stated: judged as DEFAULT_PRODUCT_TYPE (rules.py), stored as NULL.
+    Field("product_type", one_of(*PRODUCT_TYPES)),
     Field("category", _pattern(_CATEGORY_RE, "a snake_case category such as "
                                              "commodity_futures")),
     Field("complex", parse_bool),
@@ -83,6 +84,9 @@ PRODUCT_SCHEMA = Schema((
 ))
 PRODUCT_COLUMNS = tuple(f.name for f in PRODUCT_SCHEMA.fields)
 INVESTOR_COLUMNS = tuple(f.name for f in INVESTOR_SCHEMA.fields)
+#: The optional columns a stored row may lack (NULL: not stated) and a later load may state.
+PRODUCT_ATTRIBUTES = ("product_type", "category", "complex", "domicile", "authorisation")
+INVESTOR_ATTRIBUTES = ("eligible_from", "eligible_until")
 
 HOME_MARKETS = {"southbound": ("CN",), "northbound": ("HK", "MO")}
 
@@ -174,8 +178,19 @@ def load_investors(
         for r in rows
     ]
     table: Table = Investor.__table__  # type: ignore[assignment]
-    return upsert_rows(conn, table, ["investor_id", "channel"], out, kind="investor",
-                       origin=origin)
+    key_columns = ["investor_id", "channel"]
+    completed = complete_rows(conn, table, key_columns, INVESTOR_ATTRIBUTES, out)
+    for i, r in enumerate(out):  # the dates as completed from the stored row
+        start, end = r["eligible_from"], r["eligible_until"]
+        if start is not None and end is not None and start > end:
+            file, line = origin[i] if origin else ("investors", i + 1)
+            problems.append(Problem(file, line, "eligible_until",
+                                    f"a date on or after the stored eligible_from "
+                                    f"({start.isoformat()}), got {end.isoformat()}"))
+    if problems:
+        raise InputError(problems)
+    return _with_completed(upsert_rows(conn, table, key_columns, out, kind="investor",
+                                       origin=origin), completed)
 
 
 def load_products(
@@ -200,7 +215,59 @@ def load_products(
         raise InputError(problems)
     out = [_product_row(r) for r in rows]
     table: Table = Product.__table__  # type: ignore[assignment]
-    return upsert_rows(conn, table, ["product"], out, kind="product", origin=origin)
+    completed = complete_rows(conn, table, ["product"], PRODUCT_ATTRIBUTES, out)
+    return _with_completed(upsert_rows(conn, table, ["product"], out, kind="product",
+                                       origin=origin), completed)
+
+
+def complete_rows(conn: Connection, table: Table, key: Sequence[str],
+                  attributes: Sequence[str], rows: list[dict[str, Any]]) -> int:
+    """Let ``rows`` state what their stored versions left unstated; returns how many changed.
+
+    A row agrees with its stored version when every column both state is equal; ``attributes``
+    are the columns either may leave unstated (NULL). Where they agree, the stored row takes
+    the attributes only the new row states (a database upgraded to migration 0007 holds its
+    products with no type; loading them again with their types completes them), and the new
+    row takes those only the stored row states (a file written before the columns existed
+    loads again as a no-op). A stated value is never changed: rows that disagree are left for
+    :func:`~ledger.refdata.upsert_rows` to refuse, naming both. Rows are changed in place.
+    """
+    keys = sorted({tuple(r[c] for c in key) for r in rows})
+    if not keys:
+        return 0
+    cols = [table.c[c] for c in (*key, *(c for c in rows[0] if c not in key))]
+    stored: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for i in range(0, len(keys), 1000):
+        part = keys[i : i + 1000]
+        cond = (table.c[key[0]].in_([k[0] for k in part]) if len(key) == 1
+                else tuple_(*[table.c[c] for c in key]).in_(part))
+        for r in conn.execute(select(*cols).where(cond)):
+            m = dict(r._mapping)
+            stored[tuple(m[c] for c in key)] = m
+    fills: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        k = tuple(row[c] for c in key)
+        old = stored.get(k)
+        if old is None or any(old[c] != row[c] for c in row if c not in attributes):
+            continue
+        if any(old[c] is not None and row[c] is not None and old[c] != row[c]
+               for c in attributes):
+            continue
+        fill = {c: row[c] for c in attributes if old[c] is None and row[c] is not None}
+        for c in attributes:
+            if row[c] is None:
+                row[c] = old[c]
+        if fill:
+            fills.setdefault(k, {}).update(fill)
+            old.update(fill)
+    for k, fill in fills.items():
+        conn.execute(update(table).where(*[table.c[c] == v for c, v in zip(key, k, strict=True)])
+                     .values(**fill))
+    return len(fills)
+
+
+def _with_completed(result: LoadResult, completed: int) -> LoadResult:
+    return LoadResult(result.kind, result.rows, result.inserted, result.unchanged, completed)
 
 
 def _date(value: Any) -> dt.date | None:

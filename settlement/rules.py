@@ -57,6 +57,7 @@ class ProductInfo:
     risk: str
     direction: str
     account: str
+    #: The stated type, or :data:`DEFAULT_PRODUCT_TYPE` for a row that states none.
     product_type: str = DEFAULT_PRODUCT_TYPE
     #: A fund's or product's category (``commodity_futures``, ``greater_china_equity``,
     #: ``cash_management``...); None: not stated.

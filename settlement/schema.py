@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, I
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.schema import Base
-from settlement.rules import DEFAULT_PRODUCT_TYPE, PRODUCT_TYPES
+from settlement.rules import PRODUCT_TYPES
 
 
 class Investor(Base):
@@ -48,8 +48,9 @@ class Product(Base):
     risk: Mapped[str] = mapped_column(String(2))
     direction: Mapped[str] = mapped_column(String(16))
     account: Mapped[str] = mapped_column(ForeignKey("accounts.code"))
-    # Migration 0007: what the eligibility table reads. NULL: not stated.
-    product_type: Mapped[str] = mapped_column(String(32), server_default=DEFAULT_PRODUCT_TYPE)
+    # Migration 0007: what the eligibility table reads. NULL: not stated (a product of no
+    # stated type is judged as a public fund, DEFAULT_PRODUCT_TYPE).
+    product_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
     category: Mapped[str | None] = mapped_column(String(64), nullable=True)
     complex: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     domicile: Mapped[str | None] = mapped_column(String(2), nullable=True)

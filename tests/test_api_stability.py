@@ -411,7 +411,14 @@ class LedgerError(Exception)
     __init__(...)
     exit_code = 2
 class LoadResult(object)
-    __init__(kind: 'str', rows: 'int', inserted: 'int', unchanged: 'int') -> None
+    __init__(
+        kind: 'str',
+        rows: 'int',
+        inserted: 'int',
+        unchanged: 'int',
+        completed: 'int' = 0,
+    ) -> None
+    completed: field
     inserted: field
     kind: field
     rows: field
@@ -657,7 +664,7 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
-    3: "2b843906dbe013df232dba9110bd59dda3c72f5ae3ebfd2eaa1734a802eccab5",
+    3: "640da3486500cc84085627bc318a5741f61f8aca35f1bfe436907aa1e3006c81",
 }
 
 

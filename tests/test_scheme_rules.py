@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from ledger.db import make_engine, transaction
-from ledger.errors import InputError
+from ledger.errors import ConflictError, InputError
 from ledger.migrate import upgrade
 from ledger.refdata import load_file
 from settlement.refdata import PRODUCT_COLUMNS
@@ -458,9 +458,44 @@ def test_files_without_the_new_columns_still_load(engine: Engine, tmp_path: Path
             ("bank",), ("bank",)]
         assert conn.execute(text(
             "SELECT product_type, category, complex, domicile, authorisation FROM products"
-        )).one() == ("public_fund", None, None, None, None)
+        )).one() == (None, None, None, None, None)
         assert conn.execute(text(
             "SELECT eligible_from, eligible_until FROM investors")).one() == (None, None)
+
+
+def test_a_load_completes_what_a_stored_row_left_unstated(engine: Engine,
+                                                          tmp_path: Path) -> None:
+    build_world(engine, tmp_path)
+    with engine.begin() as conn:  # as a database upgraded to 0007 holds them: nothing stated
+        conn.execute(text("UPDATE products SET product_type = NULL, complex = NULL, "
+                          "domicile = NULL, authorisation = NULL"))
+    sb_fund = {"product": "SB-FUND", "currency": "HKD", "risk": "R3",
+               "direction": "southbound", "account": "FUND-SB-HKD"}
+    old_file = write_csv(tmp_path / "old.csv", [sb_fund])
+    typed = write_csv(tmp_path / "typed.csv", [{
+        **sb_fund, "product_type": "public_fund", "complex": "false", "domicile": "HK",
+        "authorisation": "SFC"}])
+    report = settle(engine, tmp_path, [
+        ins("T1", "subscribe", "S1-INV-HKD", "FUND-SB-HKD", "1.00", "HKD", investor_id="S1",
+            product="SB-FUND")], name="before.csv")
+    assert codes(report) == {"T1": "product_not_eligible"}
+
+    def load(path: Path) -> tuple[int, int, int]:
+        out: list[tuple[int, int, int]] = []
+        transaction(engine, lambda c: out.append(
+            (lambda r: (r.inserted, r.unchanged, r.completed))(
+                load_scheme_file(c, "products", path))))
+        return out[0]
+
+    assert load(typed) == (0, 1, 1)
+    assert load(typed) == (0, 1, 0)  # the same file again: a no-op
+    assert load(old_file) == (0, 1, 0)  # a file that says less: a no-op too
+    with pytest.raises(ConflictError, match="SB-FUND exists with different content"):
+        load(write_csv(tmp_path / "changed.csv", [{**sb_fund, "domicile": "LU"}]))
+    with engine.connect() as conn:
+        assert conn.execute(text(
+            "SELECT product_type, complex, domicile, authorisation FROM products "
+            "WHERE product = 'SB-FUND'")).one() == ("public_fund", False, "HK", "SFC")
 
 
 def test_an_investor_row_of_the_test_world_keeps_its_meaning() -> None:
@@ -495,7 +530,7 @@ def test_migration_0007_upgrades_a_database_with_data(db_url: str) -> None:
                 == [("A", "bank"), ("C", "bank")]
             assert conn.execute(text(
                 "SELECT product, product_type, category, complex, domicile, authorisation "
-                "FROM products")).all() == [("NB", "public_fund", None, None, None, None)]
+                "FROM products")).all() == [("NB", None, None, None, None, None)]
             assert conn.execute(text(
                 "SELECT investor_id, eligible_from, eligible_until FROM investors")).all() == [
                 ("S", None, None)]

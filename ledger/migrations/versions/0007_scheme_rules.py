@@ -1,8 +1,8 @@
 """The scheme's rules as published: product types, institution kinds, investor eligibility dates.
 
-- ``products``: ``product_type`` (NOT NULL, default ``public_fund``: before this revision every
-  product was judged as a public fund), and the nullable ``category``, ``complex``, ``domicile``,
-  ``authorisation`` the eligibility table reads (NULL: not stated).
+- ``products``: the nullable ``product_type``, ``category``, ``complex``, ``domicile``,
+  ``authorisation`` the eligibility table reads (NULL: not stated; a product of no stated type
+  is judged as a public fund, as every product was before this revision).
 - ``banks``: ``kind`` (NOT NULL, default ``bank``), ``bank`` or ``securities_firm``.
 - ``investors``: the nullable ``eligible_from`` and ``eligible_until`` dates the bank attests.
 
@@ -31,12 +31,12 @@ def _in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-# Written as DDL, not op.add_column: a NOT NULL column with a default and a CHECK, added in
-# place on both SQLite and PostgreSQL (SQLite's ALTER TABLE takes a column constraint).
+# Written as DDL, not op.add_column: a column with its CHECK (and a default), added in place on
+# both SQLite and PostgreSQL (SQLite's ALTER TABLE takes a column constraint).
 ADD = [
     "ALTER TABLE banks ADD COLUMN kind VARCHAR(16) DEFAULT 'bank' NOT NULL "
     f"CONSTRAINT ck_banks_kind CHECK (kind IN ({_in(('bank', 'securities_firm'))}))",
-    "ALTER TABLE products ADD COLUMN product_type VARCHAR(32) DEFAULT 'public_fund' NOT NULL "
+    "ALTER TABLE products ADD COLUMN product_type VARCHAR(32) "
     f"CONSTRAINT ck_products_product_type CHECK (product_type IN ({_in(PRODUCT_TYPES)}))",
 ]
 
