@@ -12,10 +12,12 @@ import re
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, text
 
-from ledger.db import make_engine, transaction
+from ledger.db import WRITE_OPTION, make_engine, transaction
 from ledger.errors import ConflictError, InputError
+from ledger.migrate import _config as migration_config
 from ledger.migrate import upgrade
 from ledger.refdata import load_file
 from settlement.refdata import PRODUCT_COLUMNS
@@ -540,5 +542,16 @@ def test_migration_0007_upgrades_a_database_with_data(db_url: str) -> None:
                     "UPDATE products SET product_type = 'fund'"):
             with pytest.raises(Exception, match=r"(?i)check"), eng.begin() as conn:
                 conn.execute(text(bad))
+        # And back: the downgrade keeps the rows, the upgrade gives them their defaults again.
+        cfg = migration_config()
+        with eng.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0004")
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT * FROM banks ORDER BY bank_id")).all() == [
+                ("A", "Bank A", "HK"), ("C", "Bank C", "CN")]
+        upgrade(eng)
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT kind FROM banks")).scalars().all() == ["bank"] * 2
     finally:
         eng.dispose()

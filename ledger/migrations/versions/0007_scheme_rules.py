@@ -53,11 +53,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("investors") as batch:
-        batch.drop_column("eligible_until")
-        batch.drop_column("eligible_from")
-    with op.batch_alter_table("products") as batch:
-        for column in ("authorisation", "domicile", "complex", "category", "product_type"):
-            batch.drop_column(column)
-    with op.batch_alter_table("banks") as batch:
-        batch.drop_column("kind")
+    # Plain DROP COLUMN on both (SQLite 3.35+): each CHECK added above belongs to its column
+    # and goes with it; a batch copy of the table would keep the CHECK and fail.
+    for table, column in (("investors", "eligible_until"), ("investors", "eligible_from"),
+                          ("products", "authorisation"), ("products", "domicile"),
+                          ("products", "complex"), ("products", "category"),
+                          ("products", "product_type"), ("banks", "kind")):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
