@@ -191,10 +191,11 @@ def load(
     t0 = time.perf_counter()
     result = ledger_of(ctx).load(kind.value, file)
     event("load.completed", kind=kind.value, file=str(file), rows=result.rows,
-          inserted=result.inserted, unchanged=result.unchanged,
+          inserted=result.inserted, unchanged=result.unchanged, completed=result.completed,
           seconds=round(time.perf_counter() - t0, 3))
+    completed = f" ({result.completed} completed)" if result.completed else ""
     typer.echo(f"{kind.value}: {result.rows} rows, {result.inserted} new, "
-               f"{result.unchanged} unchanged")
+               f"{result.unchanged} unchanged{completed}")
 
 
 @report_app.command("balances")

@@ -32,7 +32,8 @@ def chan(wmc_world: ScenarioBuilder) -> InvestorBuilder:
     mob = wmc_world.bank("MOB", market="MO", name="Macau Orient Bank")
     gzb = wmc_world.bank("GZB", market="CN", name="Guangzhou Bay Bank")
     chan = wmc_world.investor("CHAN", direction="northbound", home=mob, partner=gzb)
-    wmc_world.product("GBA-BOND", bank=gzb, currency="CNY", risk="R2", direction="northbound")
+    wmc_world.product("GBA-BOND", bank=gzb, currency="CNY", risk="R2", direction="northbound",
+                      category="fixed_income")
     wmc_world.product("GBA-STRUCT", bank=gzb, currency="CNY", risk="R5", direction="northbound")
     wmc_world.deposit(chan.home_account("MOP"), mop("200000.00"), value_date="2025-02-28")
     # MOB's board: CNY against HKD only. MOP comes through the peg (a setting, 1.03 both ways).

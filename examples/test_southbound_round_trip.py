@@ -35,7 +35,8 @@ def li(wmc_world: ScenarioBuilder) -> InvestorBuilder:
     gzb = wmc_world.bank("GZB", market="CN", name="Guangzhou Bay Bank")
     hkb = wmc_world.bank("HKB", market="HK", name="Harbour Bank")
     li = wmc_world.investor("LI", direction="southbound", home=gzb, partner=hkb)
-    wmc_world.product("HK-EQUITY", bank=hkb, currency="HKD", risk="R3", direction="southbound")
+    wmc_world.product("HK-EQUITY", bank=hkb, currency="HKD", risk="R3", direction="southbound",
+                      complex=False, domicile="HK", authorisation="SFC")
     wmc_world.deposit(li.remittance_account, cny("500000.00"), value_date="2025-02-28")
     wmc_world.rates({"CNY/HKD": ("1.0584", "1.0688")})  # HKB's board, Monday 09:15
     return li

@@ -257,7 +257,7 @@ COVERED: Final = _covered(
     Covered("batch_aggregate_changes", ("batch_id", "direction"), group="batch_id"),
 )
 #: Columns that are booleans (SQLite hands them back as 0/1; bodies say true/false).
-BOOLEAN_COLUMNS: Final = {"accounts": ("allow_overdraft", "closed")}
+BOOLEAN_COLUMNS: Final = {"accounts": ("allow_overdraft", "closed"), "products": ("complex",)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,15 @@ from ledger.errors import ConflictError, InputError, NotFound, Problem
 from ledger.files import Field, Schema, one_of, parse_bool, read_rows
 from ledger.money import carried_currency
 from ledger.records import record_rows
-from ledger.schema import ACCOUNT_LENGTH, ACCOUNT_TYPES, BANK_ID_LENGTH, MARKETS, Account, Bank
+from ledger.schema import (
+    ACCOUNT_LENGTH,
+    ACCOUNT_TYPES,
+    BANK_ID_LENGTH,
+    BANK_KINDS,
+    MARKETS,
+    Account,
+    Bank,
+)
 
 
 def _currency(text: str) -> str:
@@ -31,6 +39,8 @@ BANK_SCHEMA = Schema((
     Field("bank_id", required=True, limit=BANK_ID_LENGTH),
     Field("name", required=True),
     Field("market", one_of(*MARKETS), required=True),
+    # A bank or a securities firm; files written before the column existed load as banks.
+    Field("kind", one_of(*BANK_KINDS), default="bank"),
 ))
 
 ACCOUNT_SCHEMA = Schema((
@@ -45,12 +55,17 @@ ACCOUNT_SCHEMA = Schema((
 
 @dataclass(frozen=True, slots=True)
 class LoadResult:
-    """What loading reference data did: rows read, rows new, rows already there unchanged."""
+    """What loading reference data did: rows read, rows new, rows already there unchanged.
+
+    ``completed`` counts the stored rows (among the unchanged) that took an optional value
+    they did not state before (products' types and attributes, investors' eligibility dates).
+    """
 
     kind: str
     rows: int
     inserted: int
     unchanged: int
+    completed: int = 0
 
 
 def _where(origin: Sequence[tuple[str, int]] | None, i: int) -> str:
@@ -127,7 +142,8 @@ def load_banks(
     origin: Sequence[tuple[str, int]] | None = None,
 ) -> LoadResult:
     rows = [
-        {"bank_id": r["bank_id"], "name": r["name"], "market": one_of(*MARKETS)(r["market"])}
+        {"bank_id": r["bank_id"], "name": r["name"], "market": one_of(*MARKETS)(r["market"]),
+         "kind": one_of(*BANK_KINDS)(r.get("kind") or "bank")}
         for r in rows
     ]
     return upsert_rows(conn, Bank.__table__, ["bank_id"], rows, kind="bank", origin=origin)  # type: ignore[arg-type]

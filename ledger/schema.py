@@ -50,6 +50,7 @@ ENTRY_ID_LENGTH = 128
 BANK_ID_LENGTH = 64
 KEY_LENGTH = 64
 # The rate and revaluation tables of fx.schema still list these; accounts check only the shape.
+BANK_KINDS = ("bank", "securities_firm")
 CURRENCY_CODES = ("MOP", "HKD", "CNY", "USD")
 
 
@@ -67,11 +68,16 @@ class Base(DeclarativeBase):
 
 class Bank(Base):
     __tablename__ = "banks"
-    __table_args__ = (CheckConstraint(_in("market", MARKETS), name="market"),)
+    __table_args__ = (
+        CheckConstraint(_in("market", MARKETS), name="market"),
+        CheckConstraint(_in("kind", BANK_KINDS), name="kind"),
+    )
 
     bank_id: Mapped[str] = mapped_column(String(BANK_ID_LENGTH), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     market: Mapped[str] = mapped_column(String(2))
+    # Migration 0007: a bank or a securities firm (which channel's investors it serves).
+    kind: Mapped[str] = mapped_column(String(16), server_default="bank")
 
 
 class Account(Base):

@@ -55,7 +55,15 @@ from settlement.calendars import MARKET_TZ, Calendar, build_calendar, read_day_o
 from settlement.instructions import Instruction, read_instructions
 from settlement.netting import NettingAccumulator
 from settlement.report import BatchReport, DuplicateRow, GrossPayment, MovedDate, RejectionRow
-from settlement.rules import Link, ProductInfo, QuotaBook, QuotaLimits, Scheme
+from settlement.rules import (
+    DEFAULT_PRODUCT_TYPE,
+    Link,
+    ProductInfo,
+    QuotaBook,
+    QuotaLimits,
+    Scheme,
+    investor_eligibility,
+)
 from settlement.settings import Settings, load_settings
 
 # The library logs through the standard library and installs no handler but a null one: a
@@ -76,6 +84,13 @@ _DEBIT, _CREDIT = attrgetter("debit_account"), attrgetter("credit_account")
 _Rejected = dict[str, tuple[str, str, str]]  # id -> (digest, code, batch) of earlier batches
 _Ahead = tuple[list[Instruction], list[str], Future[_Rejected], Future[Lookup]]
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
+
+
+def _as_date(value: Any) -> dt.date | None:
+    """A DATE column read with ``text()``: SQLite gives its ISO text, PostgreSQL a date."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
 
 
 def transit_account(bank_id: str, currency: str) -> str:
@@ -234,16 +249,21 @@ class _Batch:
         self.calendars: dict[str, Calendar] = {
             m: build_calendar(m, overrides) for m in ("CN", "HK", "MO")
         }
-        self.scheme = Scheme()
+        self.scheme = Scheme(eligibility=self.settings.eligibility.rules)
         for r in conn.execute(text(
-            "SELECT investor_id, channel, direction, remittance_account, investment_account "
-            "FROM investors"
+            "SELECT investor_id, channel, direction, remittance_account, investment_account, "
+            "eligible_from, eligible_until FROM investors"
         )):
-            self.scheme.add_link(Link(*r))
+            self.scheme.add_link(Link(r[0], r[1], r[2], r[3], r[4], _as_date(r[5]),
+                                      _as_date(r[6])))
         for r in conn.execute(text(
-            "SELECT product, currency, risk, direction, account FROM products"
+            "SELECT p.product, p.currency, p.risk, p.direction, p.account, p.product_type, "
+            "p.category, p.complex, p.domicile, p.authorisation, b.market FROM products p "
+            "JOIN accounts a ON a.code = p.account JOIN banks b ON b.bank_id = a.bank_id"
         )):
-            self.scheme.products[r[0]] = ProductInfo(*r)
+            self.scheme.products[r[0]] = ProductInfo(
+                r[0], r[1], r[2], r[3], r[4], r[5] or DEFAULT_PRODUCT_TYPE, r[6],
+                None if r[7] is None else bool(r[7]), r[8], r[9], r[10])
         usage = {
             (r[0], r[1]): [int(r[2]), int(r[3]), int(r[4])]
             for r in conn.execute(text(
@@ -415,6 +435,9 @@ class _Batch:
                                      outbound=kind == "remit")
             if isinstance(found, tuple):
                 return self._reject(ins, *found)
+            # Money may always come home; only new money out needs an eligible investor.
+            if kind == "remit" and (ineligible := investor_eligibility(found, ins.value_date)):
+                return self._reject(ins, *ineligible)
             link = found
         elif kind == "transfer":
             investment = self.scheme.investment_accounts
@@ -483,6 +506,8 @@ class _Batch:
         found = self.scheme.investor_of(ins.investor_id, own.code)
         if isinstance(found, tuple):
             return found
+        if subscribing and (ineligible := investor_eligibility(found, ins.value_date)):
+            return ineligible
         product = self.scheme.product_for(ins.product, found, ins.currency)
         if isinstance(product, tuple):
             return product

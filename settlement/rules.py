@@ -1,5 +1,11 @@
 """The scheme's rules as pure functions over in-memory state: closed loop, products, quotas.
 
+Rules as published: a product is eligible for a direction when one rule of the eligibility table
+(settings ``[[eligibility.rules]]``, defaults from the regulators' pages, see the README) admits
+its type, risk, category, complexity, domicile and authorisation as sold in its seller's market;
+an investor row is eligible between its optional ``eligible_from`` and ``eligible_until`` dates
+(what the bank attests). Each rule has its one function here; the engine only asks.
+
 No database, no I/O. The engine loads the reference data and the stored quota usage once per
 batch into these structures, asks them about each instruction in file order (so earlier
 instructions of the same batch count), applies the accepted ones, and writes the touched usage
@@ -8,6 +14,8 @@ back once. Every rejection is a ``(code, message)`` value.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -15,8 +23,17 @@ from ledger.money import format_amount
 
 Rejection = tuple[str, str]
 
-# Product risk levels eligible per direction: Northbound public funds R1-R4 (DOMAIN.md).
-MAX_RISK: Final = {"northbound": "R4", "southbound": "R5"}
+RISKS: Final = ("R1", "R2", "R3", "R4", "R5")
+#: What a product is. ``public_fund``: a publicly offered fund (Mainland public securities
+#: investment fund; an SFC- or AMCM-authorised fund); ``wealth_management``: a Mainland wealth
+#: management product.
+PRODUCT_TYPES: Final = ("deposit", "wealth_management", "public_fund", "bond",
+                        "structured_product", "other")
+#: The type of a product row that states none: before types existed every product was judged
+#: as a public fund (Northbound R1-R4), and an untyped row keeps that meaning.
+DEFAULT_PRODUCT_TYPE: Final = "public_fund"
+#: An investor's channel and the kind of institution that serves it on both sides of the border.
+CHANNEL_KIND: Final = {"bank": "bank", "broker": "securities_firm"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +45,9 @@ class Link:
     direction: str
     remittance_account: str
     investment_account: str
+    #: The dates between which the bank attests the investor is eligible (inclusive; None: open).
+    eligible_from: dt.date | None = None
+    eligible_until: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +57,116 @@ class ProductInfo:
     risk: str
     direction: str
     account: str
+    #: The stated type, or :data:`DEFAULT_PRODUCT_TYPE` for a row that states none.
+    product_type: str = DEFAULT_PRODUCT_TYPE
+    #: A fund's or product's category (``commodity_futures``, ``greater_china_equity``,
+    #: ``cash_management``...); None: not stated.
+    category: str | None = None
+    #: Complex product (SFC sense); None: not stated.
+    complex: bool | None = None
+    #: Where the fund is domiciled, a two-letter code (``HK``, ``LU``...); None: not stated.
+    domicile: str | None = None
+    #: Who authorised it for public offer (``SFC``, ``CSRC``, ``AMCM``...); None: not stated.
+    authorisation: str | None = None
+    #: The market of the bank that sells it (the bank of its account).
+    market: str = ""
+
+    def describe(self) -> str:
+        parts = [self.product_type, self.risk]
+        if self.category:
+            parts.append(self.category)
+        return f"{self.product} ({', '.join(parts)})"
+
+
+@dataclass(frozen=True, slots=True)
+class EligibilityRule:
+    """One line of the eligibility table: a kind of product one direction admits.
+
+    A product passes when its type is ``product_type``, its seller is in ``seller_markets``
+    (empty: any) and it meets every condition: currency among ``currencies``, risk at most
+    ``max_risk``, category among ``categories`` and not among ``exclude_categories``, stated
+    non-complex when ``non_complex``, domicile among ``domiciles``, authorisation among
+    ``authorisations`` (an empty set: no condition). A condition on an attribute the product
+    row does not state fails: the ledger admits only what it is told.
+    """
+
+    name: str
+    direction: str
+    product_type: str
+    source: str
+    seller_markets: frozenset[str] = frozenset()
+    currencies: frozenset[str] = frozenset()
+    max_risk: str = "R5"
+    categories: frozenset[str] = frozenset()
+    exclude_categories: frozenset[str] = frozenset()
+    non_complex: bool = False
+    domiciles: frozenset[str] = frozenset()
+    authorisations: frozenset[str] = frozenset()
+
+    def covers(self, product: ProductInfo, direction: str) -> bool:
+        """Whether this rule is the one that speaks for ``product`` sold in ``direction``."""
+        return (self.direction == direction and self.product_type == product.product_type
+                and (not self.seller_markets or product.market in self.seller_markets))
+
+    def failure(self, p: ProductInfo) -> str | None:
+        """The first condition of this rule ``p`` fails, or None when the rule admits it."""
+        if self.currencies and p.currency not in self.currencies:
+            return f"currency {p.currency} is not {_or(self.currencies)}"
+        if p.risk > self.max_risk:
+            return f"risk {p.risk} is above {self.max_risk}"
+        if self.categories and p.category not in self.categories:
+            got = p.category or "not stated"
+            return f"category {got} is not {_or(self.categories)}"
+        if p.category is not None and p.category in self.exclude_categories:
+            return f"category {p.category} is excluded"
+        if self.non_complex and p.complex is not False:
+            return ("the product is complex" if p.complex
+                    else "the product is not stated non-complex")
+        if self.domiciles and p.domicile not in self.domiciles:
+            return f"domicile {p.domicile or 'not stated'} is not {_or(self.domiciles)}"
+        if self.authorisations and p.authorisation not in self.authorisations:
+            return (f"authorisation {p.authorisation or 'not stated'} is not "
+                    f"{_or(self.authorisations)}")
+        return None
+
+
+def _or(values: frozenset[str]) -> str:
+    return " or ".join(sorted(values))
+
+
+def product_eligibility(product: ProductInfo, direction: str,
+                        rules: Sequence[EligibilityRule]) -> Rejection | None:
+    """``product_not_eligible`` naming each rule that speaks for the product and why it fails.
+
+    The product is eligible when one rule covering its type and seller market admits it.
+    """
+    covering = [r for r in rules if r.covers(product, direction)]
+    if not covering:
+        where = f" sold in {product.market}" if product.market else ""
+        return ("product_not_eligible",
+                f"product {product.describe()} is not eligible {direction}: no rule of the "
+                f"eligibility table admits a {product.product_type}{where}")
+    failures = []
+    for rule in covering:
+        why = rule.failure(product)
+        if why is None:
+            return None
+        failures.append(f"rule {rule.name}: {why}")
+    return ("product_not_eligible",
+            f"product {product.describe()} is not eligible {direction}: {'; '.join(failures)}")
+
+
+def investor_eligibility(link: Link, on: dt.date) -> Rejection | None:
+    """``investor_not_eligible`` when ``on`` is outside the dates the bank attests."""
+    if link.eligible_from is not None and on < link.eligible_from:
+        return ("investor_not_eligible",
+                f"investor {link.investor_id} on {link.channel} is eligible from "
+                f"{link.eligible_from.isoformat()}, not on {on.isoformat()}")
+    if link.eligible_until is not None and on > link.eligible_until:
+        return ("investor_not_eligible",
+                f"investor {link.investor_id} on {link.channel} was eligible until "
+                f"{link.eligible_until.isoformat()}, not on {on.isoformat()}")
+    return None
 
 
 @dataclass(slots=True)
@@ -48,6 +178,8 @@ class Scheme:
     products: dict[str, ProductInfo] = field(default_factory=dict)
     #: Every investor's investment account: principal leaves one only by the scheme's kinds.
     investment_accounts: set[str] = field(default_factory=set)
+    #: The eligibility table (settings ``[[eligibility.rules]]``).
+    eligibility: Sequence[EligibilityRule] = ()
 
     def add_link(self, link: Link) -> None:
         self.links.setdefault(link.investor_id, []).append(link)
@@ -94,10 +226,13 @@ class Scheme:
         product = self.products.get(name)
         if product is None:
             return ("unknown_product", f"product {name!r} is not registered")
-        if product.direction != link.direction or product.risk > MAX_RISK[link.direction]:
+        if product.direction != link.direction:
             return ("product_not_eligible",
-                    f"product {name} ({product.direction}, {product.risk}) is not eligible for "
-                    f"{link.direction} investor {link.investor_id}")
+                    f"product {name} is sold {product.direction}, not to {link.direction} "
+                    f"investor {link.investor_id}")
+        refused = product_eligibility(product, link.direction, self.eligibility)
+        if refused is not None:
+            return refused
         if product.currency != currency:
             return ("currency_mismatch", f"product {name} is in {product.currency}, "
                                          f"the instruction in {currency}")

@@ -84,6 +84,10 @@ CURRENCIES: Final = ("MOP", "HKD", "CNY")
 MO_BANK: Final = "BNU-MO"
 HK_BANK: Final = "HKB-HK"
 CN_BANK: Final = "GZB-CN"
+# The broker channel: a Mainland securities firm paired with a Hong Kong one (the scheme pairs a
+# securities firm's investor with a securities firm across the border).
+HK_BROKER: Final = "HKS-HK"
+CN_BROKER: Final = "GZS-CN"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,7 @@ class BankSpec:
     market: str
     weight: int  # share of the ordinary customers, percent
     currency_weights: tuple[tuple[str, int], ...]  # customers' currencies at this bank, percent
+    kind: str = "bank"
 
 
 BANKS: Final = (
@@ -102,6 +107,11 @@ BANKS: Final = (
              (("HKD", 60), ("CNY", 30), ("MOP", 10))),
     BankSpec(CN_BANK, "Guangzhou Bay Bank (sample)", "CN", 30,
              (("CNY", 80), ("HKD", 10), ("MOP", 10))),
+    # Securities firms hold few ordinary accounts: one per currency they serve.
+    BankSpec(HK_BROKER, "Harbour Securities (sample)", "HK", 0,
+             (("HKD", 70), ("CNY", 30)), kind="securities_firm"),
+    BankSpec(CN_BROKER, "Guangzhou Bay Securities (sample)", "CN", 0,
+             (("CNY", 100),), kind="securities_firm"),
 )
 
 
@@ -112,6 +122,11 @@ class ProductSpec:
     risk: str
     direction: str
     bank_id: str
+    product_type: str
+    category: str = ""
+    complex: str = ""  # "false": stated non-complex
+    domicile: str = ""
+    authorisation: str = ""
 
     @property
     def account(self) -> str:
@@ -121,18 +136,30 @@ class ProductSpec:
 SOUTHBOUND: Final = "southbound"
 NORTHBOUND: Final = "northbound"
 
+# Each eligible under the default eligibility table (settings [[eligibility.rules]]).
 PRODUCTS: Final = (
-    ProductSpec("SB-HKB-MMF-HKD", "HKD", "R1", SOUTHBOUND, HK_BANK),
-    ProductSpec("SB-HKB-BOND-HKD", "HKD", "R2", SOUTHBOUND, HK_BANK),
-    ProductSpec("SB-HKB-EQTY-HKD", "HKD", "R4", SOUTHBOUND, HK_BANK),
-    ProductSpec("SB-HKB-DEP-CNY", "CNY", "R1", SOUTHBOUND, HK_BANK),
-    ProductSpec("SB-BNU-DEP-MOP", "MOP", "R1", SOUTHBOUND, MO_BANK),
-    ProductSpec("SB-BNU-BOND-MOP", "MOP", "R2", SOUTHBOUND, MO_BANK),
-    ProductSpec("SB-BNU-FUND-HKD", "HKD", "R3", SOUTHBOUND, MO_BANK),
-    ProductSpec("NB-GZB-MMF-CNY", "CNY", "R1", NORTHBOUND, CN_BANK),
-    ProductSpec("NB-GZB-BOND-CNY", "CNY", "R2", NORTHBOUND, CN_BANK),
-    ProductSpec("NB-GZB-MIX-CNY", "CNY", "R3", NORTHBOUND, CN_BANK),
-    ProductSpec("NB-GZB-EQTY-CNY", "CNY", "R4", NORTHBOUND, CN_BANK),
+    ProductSpec("SB-HKB-MMF-HKD", "HKD", "R1", SOUTHBOUND, HK_BANK, "public_fund",
+                "money_market", "false", "HK", "SFC"),
+    ProductSpec("SB-HKB-BOND-HKD", "HKD", "R2", SOUTHBOUND, HK_BANK, "bond", "", "false"),
+    ProductSpec("SB-HKB-EQTY-HKD", "HKD", "R4", SOUTHBOUND, HK_BANK, "public_fund",
+                "greater_china_equity", "false", "HK", "SFC"),
+    ProductSpec("SB-HKB-DEP-CNY", "CNY", "R1", SOUTHBOUND, HK_BANK, "deposit"),
+    ProductSpec("SB-BNU-DEP-MOP", "MOP", "R1", SOUTHBOUND, MO_BANK, "deposit"),
+    ProductSpec("SB-BNU-BOND-MOP", "MOP", "R2", SOUTHBOUND, MO_BANK, "bond", "", "false"),
+    ProductSpec("SB-BNU-FUND-HKD", "HKD", "R3", SOUTHBOUND, MO_BANK, "public_fund", "bond",
+                "false", "HK", "AMCM"),
+    ProductSpec("SB-HKS-FUND-HKD", "HKD", "R3", SOUTHBOUND, HK_BROKER, "public_fund", "mixed",
+                "false", "HK", "SFC"),
+    ProductSpec("NB-GZB-MMF-CNY", "CNY", "R1", NORTHBOUND, CN_BANK, "public_fund",
+                "money_market", "", "CN", "CSRC"),
+    ProductSpec("NB-GZB-BOND-CNY", "CNY", "R2", NORTHBOUND, CN_BANK, "wealth_management",
+                "fixed_income"),
+    ProductSpec("NB-GZB-MIX-CNY", "CNY", "R3", NORTHBOUND, CN_BANK, "wealth_management",
+                "mixed"),
+    ProductSpec("NB-GZB-EQTY-CNY", "CNY", "R4", NORTHBOUND, CN_BANK, "public_fund", "equity",
+                "", "CN", "CSRC"),
+    ProductSpec("NB-GZS-FUND-CNY", "CNY", "R3", NORTHBOUND, CN_BROKER, "public_fund", "mixed",
+                "", "CN", "CSRC"),
 )
 
 
@@ -162,12 +189,13 @@ RATES_AS_OF: Final = "09:15:00+08:00"
 
 # -- the file formats (CONTRACT.md) --------------------------------------------------------------
 
-BANK_COLUMNS: Final = ("bank_id", "name", "market")
+BANK_COLUMNS: Final = ("bank_id", "name", "market", "kind")
 ACCOUNT_COLUMNS: Final = ("account", "bank_id", "type", "currency", "name", "allow_overdraft")
 INVESTOR_COLUMNS: Final = (
     "investor_id", "direction", "remittance_account", "investment_account", "channel",
 )
-PRODUCT_COLUMNS: Final = ("product", "currency", "risk", "direction", "account")
+PRODUCT_COLUMNS: Final = ("product", "currency", "risk", "direction", "account", "product_type",
+                          "category", "complex", "domicile", "authorisation")
 RATE_COLUMNS: Final = ("base", "quote", "bid", "ask", "as_of", "source", "book")
 INSTRUCTION_COLUMNS: Final = (
     "instruction_id", "kind", "debit_account", "credit_account", "amount", "currency",
@@ -732,17 +760,19 @@ def _build_customers(rng: random.Random, count: int) -> list[Customer]:
 def _make_holder(
     investor_id: str, direction: str, channel: str, whale: bool, abroad: str,
 ) -> Holder:
-    """``abroad`` is the HK or MO bank: where a Southbound investor invests, where a Northbound
-    one lives."""
+    """``abroad`` is the HK or MO institution: where a Southbound investor invests, where a
+    Northbound one lives; the Mainland side is the bank, or the securities firm on the broker
+    channel."""
     mark = "BNK" if channel == "bank" else "BRK"
+    mainland = CN_BANK if channel == "bank" else CN_BROKER
     if direction == SOUTHBOUND:
-        home, invest = CN_BANK, abroad
-        fx_currencies: tuple[str, ...] = ("HKD",) if invest == HK_BANK else ("MOP", "HKD")
+        home, invest = mainland, abroad
+        fx_currencies: tuple[str, ...] = ("MOP", "HKD") if invest == MO_BANK else ("HKD",)
         home_fx: dict[str, str] = {}
         invest_fx = {c: f"{invest}-{investor_id}-{mark}-INV-{c}" for c in fx_currencies}
     else:
-        home, invest = abroad, CN_BANK
-        home_cur = "HKD" if home == HK_BANK else "MOP"
+        home, invest = abroad, mainland
+        home_cur = "MOP" if home == MO_BANK else "HKD"
         home_fx = {home_cur: f"{home}-{investor_id}-{mark}-REM-{home_cur}"}
         invest_fx = {}
     return Holder(
@@ -762,13 +792,11 @@ def _build_holders(rng: random.Random, investors: int) -> list[Holder]:
         investor_id = f"{'N' if direction == NORTHBOUND else 'S'}{serial[direction]:06d}"
         whale = rng.random() < WHALE_SHARE
         two = rng.random() < TWO_CHANNEL_SHARE
-        # Both channels of one investor go through the same banks (a bank and its securities
-        # arm), so its accounts abroad are all at one investment bank.
         abroad = HK_BANK if rng.random() < 0.65 else MO_BANK
         first = _make_holder(investor_id, direction, "bank", whale, abroad)
         out.append(first)
-        if two:
-            second = _make_holder(investor_id, direction, "broker", whale, abroad)
+        if two:  # the broker channel: securities firms on both sides
+            second = _make_holder(investor_id, direction, "broker", whale, HK_BROKER)
             first.cap = second.cap = CHANNEL_QUOTA
             first.other, second.other = second, first
             out.append(second)
@@ -884,12 +912,13 @@ def generate(
     instructions_path = out / f"instructions.{fmt}"
 
     bank_count = _write_csv(paths["banks"], BANK_COLUMNS,
-                            ((b.bank_id, b.name, b.market) for b in BANKS))
+                            ((b.bank_id, b.name, b.market, b.kind) for b in BANKS))
     account_count = _write_csv(paths["accounts"], ACCOUNT_COLUMNS, _account_rows(world))
     investor_rows = _write_csv(paths["investors"], INVESTOR_COLUMNS, (
         (h.investor_id, h.direction, h.remittance, h.investment, h.channel) for h in holders))
     product_count = _write_csv(paths["products"], PRODUCT_COLUMNS, (
-        (p.product, p.currency, p.risk, p.direction, p.account) for p in PRODUCTS))
+        (p.product, p.currency, p.risk, p.direction, p.account, p.product_type, p.category,
+         p.complex, p.domicile, p.authorisation) for p in PRODUCTS))
     previous = calendar("HK").previous_business_day(day)
     rate_count = _write_csv(paths["rates"], RATE_COLUMNS, (
         (q.base, q.quote, bid, ask, f"{d.isoformat()}T{RATES_AS_OF}", q.source, q.book)

@@ -8,10 +8,13 @@ ledger's own entries of the batch, so nothing is stored twice.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text
+import datetime as dt
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.schema import Base
+from settlement.rules import PRODUCT_TYPES
 
 
 class Investor(Base):
@@ -26,6 +29,9 @@ class Investor(Base):
     direction: Mapped[str] = mapped_column(String(16))
     remittance_account: Mapped[str] = mapped_column(ForeignKey("accounts.code"))
     investment_account: Mapped[str] = mapped_column(ForeignKey("accounts.code"), unique=True)
+    # What the bank attests (migration 0007): eligible from / until these dates; NULL: open.
+    eligible_from: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    eligible_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
 
 
 class Product(Base):
@@ -33,6 +39,8 @@ class Product(Base):
     __table_args__ = (
         CheckConstraint("direction IN ('southbound', 'northbound')", name="direction"),
         CheckConstraint("risk IN ('R1', 'R2', 'R3', 'R4', 'R5')", name="risk"),
+        CheckConstraint(f"product_type IN ({', '.join(repr(t) for t in PRODUCT_TYPES)})",
+                        name="product_type"),
     )
 
     product: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -40,6 +48,13 @@ class Product(Base):
     risk: Mapped[str] = mapped_column(String(2))
     direction: Mapped[str] = mapped_column(String(16))
     account: Mapped[str] = mapped_column(ForeignKey("accounts.code"))
+    # Migration 0007: what the eligibility table reads. NULL: not stated (a product of no
+    # stated type is judged as a public fund, DEFAULT_PRODUCT_TYPE).
+    product_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    complex: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    domicile: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    authorisation: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class QuotaUsage(Base):

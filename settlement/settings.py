@@ -31,7 +31,8 @@ from typing import Any, Final
 
 from fx.conversion import Rounding
 from ledger.errors import InputError, LedgerError, Problem, UnknownCurrency
-from ledger.money import DEFAULT_CURRENCIES, currency, format_amount, parse_amount
+from ledger.money import CURRENCIES, DEFAULT_CURRENCIES, currency, format_amount, parse_amount
+from settlement.rules import PRODUCT_TYPES, RISKS, EligibilityRule
 
 DEFAULT_SETTINGS_FILE: Final = Path(__file__).resolve().parent / "data" / "settings.default.toml"
 
@@ -144,12 +145,19 @@ class InputSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EligibilitySettings:
+    #: The eligibility table: a product is eligible for a direction when one rule admits it.
+    rules: tuple[EligibilityRule, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     quota: QuotaSettings
     cutoffs: CutoffSettings
     fx: FxSettings
     reconciliation: ReconciliationSettings
     calendar: CalendarSettings
+    eligibility: EligibilitySettings
     input: InputSettings = InputSettings()
     #: The files read, defaults first.
     sources: tuple[str, ...] = ()
@@ -295,6 +303,83 @@ def _path(value: Any, base: Path) -> Path | None:
 
 _ROUNDING: Final = _choice(*ROUNDING_MODES)
 
+_NAME_RE: Final = re.compile(r"^[a-z][a-z0-9_]*$")
+_CODE_RE: Final = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_MARKETS: Final = ("MO", "HK", "CN")
+_RULE_KEYS: Final = ("name", "direction", "product_type", "source", "seller_markets",
+                     "currencies", "max_risk", "categories", "exclude_categories", "non_complex",
+                     "domiciles", "authorisations")
+
+
+def _words(value: Any, what: str, check: Callable[[str], bool]) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and check(v) for v in value):
+        raise ValueError(f"a list of {what}, got {_kind(value)}")
+    return frozenset(value)
+
+
+def _rule(index: int, value: Any) -> EligibilityRule:
+    where = f"rule {index + 1}"
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: a table of rule keys, got {_kind(value)}")
+    unknown = sorted(set(value) - set(_RULE_KEYS))
+    if unknown:
+        raise ValueError(f"{where}: no such rule key {unknown[0]!r} (keys: "
+                         f"{', '.join(_RULE_KEYS)})")
+    for key in ("name", "direction", "product_type", "source"):
+        if not isinstance(value.get(key), str) or not value[key]:
+            raise ValueError(f"{where}: {key} (a non-empty string) is required")
+    name = value["name"]
+    where = f"rule {name!r}"
+    if not _NAME_RE.match(name):
+        raise ValueError(f"{where}: a snake_case name")
+    if value["direction"] not in ("northbound", "southbound"):
+        raise ValueError(f"{where}: direction northbound or southbound, got "
+                         f"{value['direction']!r}")
+    if value["product_type"] not in PRODUCT_TYPES:
+        raise ValueError(f"{where}: product_type one of {', '.join(PRODUCT_TYPES)}, got "
+                         f"{value['product_type']!r}")
+    if value.get("max_risk", "R5") not in RISKS:
+        raise ValueError(f"{where}: max_risk one of {', '.join(RISKS)}, got "
+                         f"{_kind(value.get('max_risk'))}")
+    if not isinstance(value.get("non_complex", False), bool):
+        raise ValueError(f"{where}: non_complex true or false")
+    try:
+        lists = {
+            "seller_markets": _words(value.get("seller_markets", []), "markets MO, HK, CN",
+                                     lambda v: v in _MARKETS),
+            "currencies": _words(value.get("currencies", []), "currency codes",
+                                 lambda v: v in CURRENCIES),
+            "categories": _words(value.get("categories", []), "snake_case categories",
+                                 lambda v: bool(_NAME_RE.match(v))),
+            "exclude_categories": _words(value.get("exclude_categories", []),
+                                         "snake_case categories",
+                                         lambda v: bool(_NAME_RE.match(v))),
+            "domiciles": _words(value.get("domiciles", []), "two-letter codes such as HK",
+                                lambda v: len(v) == 2 and bool(_CODE_RE.match(v))),
+            "authorisations": _words(value.get("authorisations", []),
+                                     "upper-case names such as SFC",
+                                     lambda v: bool(_CODE_RE.match(v))),
+        }
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    return EligibilityRule(
+        name=name, direction=value["direction"], product_type=value["product_type"],
+        source=value["source"], max_risk=value.get("max_risk", "R5"),
+        non_complex=value.get("non_complex", False), **lists,
+    )
+
+
+def _eligibility_rules(value: Any, _base: Path) -> tuple[EligibilityRule, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"an array of tables [[eligibility.rules]], got {_kind(value)}")
+    rules = tuple(_rule(i, v) for i, v in enumerate(value))
+    names = [r.name for r in rules]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"rule names used once each; {repeated[0]!r} is repeated")
+    return rules
+
+
 # Every key of the file, as "section.key", and how its value is read.
 _SCHEMA: Final[dict[str, _Parser]] = {
     "quota.individual": _amount,
@@ -318,6 +403,7 @@ _SCHEMA: Final[dict[str, _Parser]] = {
     "calendar.overrides": _path,
     "input.value_date_window_days": _count(0, maximum=36_500),
     "ledger.currencies": _currencies,
+    "eligibility.rules": _eligibility_rules,
 }
 # Keys of a book's table, [fx.books.NAME].
 _BOOK_SCHEMA: Final[dict[str, _Parser]] = {
@@ -528,6 +614,7 @@ def _build(p: Mapping[str, Any], sources: tuple[str, ...]) -> Settings:
         ),
         calendar=CalendarSettings(overrides=p["calendar.overrides"]),
         input=InputSettings(value_date_window_days=p["input.value_date_window_days"]),
+        eligibility=EligibilitySettings(rules=p["eligibility.rules"]),
         sources=sources,
         ledger=LedgerSettings(currencies=p["ledger.currencies"]),
     )

@@ -21,9 +21,12 @@ from settlement.settings import Settings, load_settings
 CLOCK = dt.datetime(2025, 3, 3, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 BANKS = [
-    {"bank_id": "A", "name": "Bank A (HK)", "market": "HK"},
-    {"bank_id": "B", "name": "Bank B (MO)", "market": "MO"},
-    {"bank_id": "C", "name": "Bank C (CN)", "market": "CN"},
+    {"bank_id": "A", "name": "Bank A (HK)", "market": "HK", "kind": "bank"},
+    {"bank_id": "B", "name": "Bank B (MO)", "market": "MO", "kind": "bank"},
+    {"bank_id": "C", "name": "Bank C (CN)", "market": "CN", "kind": "bank"},
+    # S2's broker channel: a Mainland securities firm paired with a Hong Kong one.
+    {"bank_id": "D", "name": "Securities D (CN)", "market": "CN", "kind": "securities_firm"},
+    {"bank_id": "E", "name": "Securities E (HK)", "market": "HK", "kind": "securities_firm"},
 ]
 
 
@@ -42,7 +45,7 @@ def _accounts() -> list[dict[str, str]]:
     for code, bank, cur in [
         ("S1-REM", "C", "CNY"), ("S1-INV", "A", "CNY"), ("S1-INV-HKD", "A", "HKD"),
         ("S2-REM-BANK", "C", "CNY"), ("S2-INV-BANK", "A", "CNY"),
-        ("S2-REM-BRK", "C", "CNY"), ("S2-INV-BRK", "B", "CNY"),
+        ("S2-REM-BRK", "D", "CNY"), ("S2-INV-BRK", "E", "CNY"),
         ("N1-REM", "B", "CNY"), ("N1-INV", "C", "CNY"),
         ("FUND-SB-HKD", "A", "HKD"), ("FUND-NB-CNY", "C", "CNY"), ("FUND-R5-CNY", "C", "CNY"),
         ("FUND-SB-CNY", "A", "CNY"),
@@ -65,9 +68,10 @@ INVESTORS = [
 
 PRODUCTS = [
     {"product": "SB-FUND", "currency": "HKD", "risk": "R3", "direction": "southbound",
-     "account": "FUND-SB-HKD"},
-    {"product": "SB-CNY", "currency": "CNY", "risk": "R2", "direction": "southbound",
-     "account": "FUND-SB-CNY"},
+     "account": "FUND-SB-HKD", "product_type": "public_fund", "complex": "false",
+     "domicile": "HK", "authorisation": "SFC"},
+    {"product": "SB-CNY", "currency": "CNY", "risk": "R1", "direction": "southbound",
+     "account": "FUND-SB-CNY", "product_type": "deposit"},
     {"product": "NB-FUND", "currency": "CNY", "risk": "R2", "direction": "northbound",
      "account": "FUND-NB-CNY"},
     {"product": "NB-STRUCT", "currency": "CNY", "risk": "R5", "direction": "northbound",

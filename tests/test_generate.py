@@ -33,11 +33,12 @@ SEED = 7
 
 # The columns as CONTRACT.md lists them (written out here, not imported from the generator).
 CONTRACT_COLUMNS = {
-    "banks": ["bank_id", "name", "market"],
+    "banks": ["bank_id", "name", "market", "kind"],
     "accounts": ["account", "bank_id", "type", "currency", "name", "allow_overdraft"],
     "investors": ["investor_id", "direction", "remittance_account", "investment_account",
                   "channel"],
-    "products": ["product", "currency", "risk", "direction", "account"],
+    "products": ["product", "currency", "risk", "direction", "account", "product_type",
+                 "category", "complex", "domicile", "authorisation"],
     "rates": ["base", "quote", "bid", "ask", "as_of", "source", "book"],
 }
 INSTRUCTION_COLUMNS = [

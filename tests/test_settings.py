@@ -48,9 +48,17 @@ def test_defaults_load() -> None:
 
 
 def test_every_default_key_is_commented() -> None:
+    """A comment above every key; a row of an array of tables (an eligibility rule) has its
+    comment above its ``[[...]]`` header instead, its keys documented once for the table."""
     lines = DEFAULT_SETTINGS_FILE.read_text(encoding="utf-8").splitlines()
+    in_row = False
     for i, line in enumerate(lines):
-        if "=" in line and not line.lstrip().startswith("#"):
+        if line.startswith("[["):
+            assert lines[i - 1].lstrip().startswith("#"), f"no comment above: {line}"
+            in_row = True
+        elif line.startswith("["):
+            in_row = False
+        elif "=" in line and not line.lstrip().startswith("#") and not in_row:
             assert lines[i - 1].lstrip().startswith("#"), f"no comment above: {line}"
 
 

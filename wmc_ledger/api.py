@@ -300,7 +300,8 @@ class Ledger:
             loader = loaders[kind]
             result = self._write(lambda c: loader(c, parsed))
         # The loaders name what they loaded in the singular ("bank"); the API says the kind asked.
-        return LoadResult(kind, result.rows, result.inserted, result.unchanged)
+        return LoadResult(kind, result.rows, result.inserted, result.unchanged,
+                          result.completed)
 
     def load_banks(self, source: Source) -> LoadResult:
         """Banks: ``bank_id``, ``name``, ``market`` (``MO``, ``HK``, ``CN``). See :meth:`load`."""

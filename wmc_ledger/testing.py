@@ -330,10 +330,13 @@ class ScenarioBuilder:
         self.banks: dict[str, BankBuilder] = {}
         self._deposits = 0
 
-    def bank(self, bank_id: str, *, market: str, name: str | None = None) -> BankBuilder:
-        """A bank in ``market`` (``MO``, ``HK`` or ``CN``)."""
+    def bank(self, bank_id: str, *, market: str, name: str | None = None,
+             kind: str = "bank") -> BankBuilder:
+        """A bank in ``market`` (``MO``, ``HK`` or ``CN``); ``kind="securities_firm"`` for a
+        securities firm (it serves the broker channel)."""
         name = name or bank_id
-        self.ledger.load_banks([{"bank_id": bank_id, "name": name, "market": market}])
+        self.ledger.load_banks([{"bank_id": bank_id, "name": name, "market": market,
+                                 "kind": kind}])
         builder = self.banks[bank_id] = BankBuilder(self, bank_id, market, name)
         return builder
 
@@ -356,6 +359,8 @@ class ScenarioBuilder:
         channel: str = "bank",
         remittance_account: str | None = None,
         investment_account: str | None = None,
+        eligible_from: str | None = None,
+        eligible_until: str | None = None,
     ) -> InvestorBuilder:
         """An investor whose remittance account is at ``home`` (the home market's bank) and
         whose investment account is at ``partner`` (across the border), paired on ``channel``.
@@ -372,18 +377,25 @@ class ScenarioBuilder:
         self.ledger.load_investors([{
             "investor_id": investor_id, "direction": direction, "remittance_account": rem,
             "investment_account": inv, "channel": channel,
+            "eligible_from": eligible_from, "eligible_until": eligible_until,
         }])
         return InvestorBuilder(self, investor_id, direction, channel, h, p, rem, inv)
 
     def product(self, product: str, *, bank: BankBuilder | str, currency: str, risk: str,
-                direction: str, account: str | None = None) -> str:
-        """An eligible product sold by ``bank``; subscriptions are paid into ``account``
-        (default: ``{bank}-{product}``, opened). Returns the product's account."""
+                direction: str, account: str | None = None, product_type: str = "public_fund",
+                category: str | None = None, complex: bool | None = None,
+                domicile: str | None = None, authorisation: str | None = None) -> str:
+        """A product sold by ``bank``; subscriptions are paid into ``account`` (default:
+        ``{bank}-{product}``, opened). Whether it is eligible is the eligibility table's say,
+        from ``product_type`` and the attributes given. Returns the product's account."""
         b = self._bank(bank)
         code = b.account(account or f"{b.bank_id}-{product}", currency,
                          name=f"product {product}")
-        self.ledger.load_products([{"product": product, "currency": currency, "risk": risk,
-                                    "direction": direction, "account": code}])
+        self.ledger.load_products([{
+            "product": product, "currency": currency, "risk": risk, "direction": direction,
+            "account": code, "product_type": product_type, "category": category,
+            "complex": complex, "domicile": domicile, "authorisation": authorisation,
+        }])
         return code
 
     def rates(

@@ -14,7 +14,7 @@ no row is rewritten, and existing rows are checked against the new constraint be
 change commits.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-08
 """
 

@@ -7,7 +7,7 @@ duplicates (``posted`` in batch ``of_batch_id``, or ``rejected`` there with ``of
 Batches settled before this revision have no rows here (their count stays in ``batches``).
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0008
 Create Date: 2026-12-08
 """
 
