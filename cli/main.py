@@ -95,11 +95,22 @@ def _root(
 
 
 @app.command()
-def init(ctx: typer.Context) -> None:
+def init(
+    ctx: typer.Context,
+    create_roles: Annotated[bool, typer.Option(
+        "--create-roles", help="PostgreSQL: make the owner role own the schema and grant the "
+        "application role only what settling, loading and reporting need.")] = False,
+    owner_role: Annotated[str, typer.Option("--owner-role")] = "wmc_owner",
+    app_role: Annotated[str, typer.Option("--app-role")] = "wmc_app",
+) -> None:
     """Create or upgrade the schema (Alembic migrations); running it twice is harmless."""
     t0 = time.perf_counter()
-    ledger_of(ctx).init()
-    log.info("init.completed", db=_safe_url(ctx.obj["db"]),
+    ledger = ledger_of(ctx).init()
+    if create_roles:
+        ledger.create_roles(owner_role=owner_role, app_role=app_role)
+        typer.echo(f"roles: {owner_role} owns the schema; {app_role} may settle, load and "
+                   "report (connect the application as it)")
+    log.info("init.completed", db=_safe_url(ctx.obj["db"]), roles=create_roles,
              seconds=round(time.perf_counter() - t0, 3))
 
 

@@ -353,6 +353,12 @@ class Ledger(object)
         value_date: 'dt.date | str | None' = None,
         reference: 'str | None' = None,
     ) -> 'ConversionResult'
+    def create_roles(
+        self,
+        *,
+        owner_role: 'str' = 'wmc_owner',
+        app_role: 'str' = 'wmc_app',
+    ) -> 'list[str]'
     engine: property
     def init(self) -> 'Ledger'
     def load(self, kind: 'str', source: 'Source') -> 'LoadResult'
@@ -641,6 +647,7 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
+    3: "a5acefb18966feb53a9502a4fac8d25771f17021cf6aa53986460871432b82aa",
 }
 
 

@@ -55,6 +55,7 @@ from ledger.refdata import close_account as ledger_close_account
 from ledger.refdata import load_accounts as ledger_load_accounts
 from ledger.refdata import load_banks as ledger_load_banks
 from ledger.refdata import load_file as ledger_load_file
+from ledger.roles import create_roles as ledger_create_roles
 from ledger.schema import Account, Bank
 from settlement.batches import list_batches, load_report
 from settlement.calendars import Calendar, build_calendar, read_day_overrides
@@ -221,6 +222,16 @@ class Ledger:
         """
         upgrade(self._engine)
         return self
+
+    def create_roles(self, *, owner_role: str = "wmc_owner",
+                     app_role: str = "wmc_app") -> list[str]:
+        """PostgreSQL only (``wmc init --create-roles``): make an owner role own the ledger's
+        schema and grant an application role only what settling, loading and reporting need
+        (see :mod:`ledger.roles`); returns the statements run. Connect as a superuser or a
+        role with ``CREATEROLE`` that owns the schema; connect the application as ``app_role``.
+        """
+        return self._write(lambda conn: ledger_create_roles(conn, owner_role=owner_role,
+                                                            app_role=app_role))
 
     def close(self) -> None:
         """Release the database connections (an in-memory ledger is gone afterwards)."""
