@@ -75,6 +75,7 @@ from ledger.schema import Account, Transfer
 from settlement.engine import BatchOptions, settle_file
 from settlement.html_report import render_batch_html
 from settlement.matching import Break
+from settlement.audit import quota_check
 from settlement.quota import quota_report
 from settlement.reconcile import (
     AccountReconciliation,
@@ -510,7 +511,7 @@ def _step_checks(out: Console, engine: Engine, settings: Settings) -> tuple[bool
     with engine.connect() as conn:
         quota = quota_report(conn, settings)
         tb = reports.trial_balance(conn)
-        result = audit.verify(conn)
+        result = audit.verify(conn, extra=[quota_check(settings)])
     out.print(_table(
         "Aggregate quota per direction (CNY, net, shared by Hong Kong and Macau)",
         ("direction", "used", "remaining"),

@@ -76,6 +76,7 @@ from fx.schema import RateRow
 from ledger.errors import ConflictError, InputError, Problem
 from ledger.files import Field, Schema, read_rows
 from ledger.money import currency
+from ledger.records import record_rows
 from ledger.refdata import LoadResult
 
 PEG_SOURCE: Final = "peg"
@@ -209,6 +210,7 @@ def _store(conn: Connection, incoming: Sequence[_Incoming]) -> LoadResult:
             )
     if new:
         conn.execute(insert(RateRow), new)
+        record_rows(conn, "fx_rates", new)
     return LoadResult("rates", len(incoming), len(new), len(incoming) - len(new))
 
 

@@ -65,6 +65,7 @@ from ledger.entries import EntrySpec, TransferSpec
 from ledger.errors import ConflictError, LedgerError
 from ledger.money import currency, format_amount
 from ledger.posting import DUPLICATE, OK, Result, post_entries
+from ledger.records import record_rows
 from ledger.reports import balances
 
 REVALUE_KIND: Final = "fx_revaluation"
@@ -220,7 +221,7 @@ def revalue(
     results = post_entries(conn, entries, posted_at=posted_at, batch_id=batch_id)
     _raise_rejections(results)
     if lines:
-        conn.execute(insert(RevaluationRow), [
+        rows = [
             {
                 "book": book, "as_of": as_of, "bank_id": line.bank_id,
                 "currency": line.currency, "reporting_currency": r,
@@ -230,7 +231,9 @@ def revalue(
                 "entry_id": line.entry_id, "posted_at": posted_at,
             }
             for line in lines
-        ])
+        ]
+        conn.execute(insert(RevaluationRow), rows)
+        record_rows(conn, "fx_revaluations", rows)
     posted = sum(1 for res in results if res.code == OK)
     return RevalueResult(as_of, book, r, tuple(lines), posted, False)
 

@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from ledger.audit import record_schema
 from ledger.db import WRITE_OPTION
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -30,6 +31,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        # What the migrations made is what the audit will hold the schema to.
+        record_schema(conn, MigrationContext.configure(conn).get_current_revision())
 
 
 def current_revision(engine: Engine) -> str | None:

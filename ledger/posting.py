@@ -50,8 +50,10 @@ from ledger.entries import (
     digest_text,
     legs_content_text,
 )
-from ledger.errors import LedgerError
+from ledger.errors import IntegrityError, LedgerError
+from ledger.merkle import Frontier, MerkleError
 from ledger.money import format_amount
+from ledger.records import entry_record, read_head, set_root
 
 T = TypeVar("T")
 
@@ -174,11 +176,14 @@ class Poster:
         self.posted_at = posted_at
         self.flush_every = flush_every
         self._pg = is_postgres(conn)
-        lock = " FOR UPDATE" if self._pg else ""
-        row = conn.exec_driver_sql(
-            "SELECT last_seq, last_transfer_id, last_hash FROM ledger_head WHERE id = 1" + lock
-        ).one()
-        self.seq, self.transfer_id, self.last_hash = int(row[0]), int(row[1]), str(row[2])
+        head = read_head(conn, lock=True)
+        self.seq, self.transfer_id = int(head[1]), int(head[2])
+        _check_head(conn, self.seq, self.transfer_id)
+        try:
+            self.tree = Frontier.decode(self.seq, str(head[3] or ""))
+        except MerkleError as exc:
+            raise IntegrityError(f"the ledger head's entries frontier is damaged ({exc}): "
+                                 "run 'wmc audit verify'") from None
         self.first_seq = self.seq + 1
         self.accounts: dict[str, AccountState] = {}
         self._missing_accounts: set[str] = set()
@@ -468,15 +473,19 @@ class Poster:
             tid += 1
         self.transfer_id = tid - 1
         digest = prepared.digest
-        batch_id, posted_at = self.batch_id, self.posted_at
-        self.last_hash = last_hash = sha256(
-            f"{self.last_hash}\x1e{seq}\x1f{first}\x1f{batch_id or ''}\x1f{posted_at}\x1f"
-            f"{digest}\x1e{prepared.content}".encode()
-        ).hexdigest()  # == entries.chain_hash(...), inlined on the hot path
         value_date = prepared.value_date
+        vd = vd_text.get(value_date) or self._date(value_date)
+        record = entry_record(
+            seq, prepared.entry_id, prepared.kind, vd, self.batch_id, self.posted_at,
+            prepared.reverses_seq, prepared.meta, digest,
+            [(first + i, d.code, c.code, amount, currency,
+              vd_text.get(leg_vd) or self._date(leg_vd), reference)
+             for i, (d, c, amount, currency, leg_vd, reference) in enumerate(prepared.legs)])
+        leaf = sha256(b"\x00" + record.encode("utf-8", "surrogatepass")).digest()
+        self.tree.append(leaf)  # == merkle.leaf_hash(records.to_bytes(record))
         self._entry_rows.append((
-            seq, prepared.entry_id, prepared.kind, vd_text.get(value_date) or self._date(
-                value_date), prepared.reverses_seq, prepared.meta, digest, last_hash,
+            seq, prepared.entry_id, prepared.kind, vd, prepared.reverses_seq, prepared.meta,
+            digest, leaf.hex(),
         ))
         self._chunk_new[prepared.entry_id] = digest
         self.posted += 1
@@ -521,17 +530,14 @@ class Poster:
         vd = self._date_text.get(value_date) or self._date(value_date)
         debit.debits += amount
         credit.credits += amount
-        if content is None:  # == content_text() of the same entry as an EntrySpec
-            content = (f"{entry_id}\x1f{kind}\x1f{vd}\x1f\x1f\x1e{debit.code}\x1f"
-                       f"{credit.code}\x1f{amount}\x1f{currency}\x1f{vd}\x1f{reference or ''}")
-        batch_id, posted_at = self.batch_id, self.posted_at
-        self.last_hash = last_hash = sha256(
-            f"{self.last_hash}\x1e{seq}\x1f{tid}\x1f{batch_id or ''}\x1f{posted_at}\x1f"
-            f"{digest}\x1e{content}".encode()
-        ).hexdigest()
+        record = entry_record(seq, entry_id, kind, vd, self.batch_id, self.posted_at, None, None,
+                              digest, ((tid, debit.code, credit.code, amount, currency, vd,
+                                        reference),))
+        leaf = sha256(b"\x00" + record.encode("utf-8", "surrogatepass")).digest()
+        self.tree.append(leaf)
         self._transfer_rows.append((tid, seq, debit.id, credit.id, amount, currency, vd,
                                     reference))
-        self._entry_rows.append((seq, entry_id, kind, vd, None, None, digest, last_hash))
+        self._entry_rows.append((seq, entry_id, kind, vd, None, None, digest, leaf.hex()))
         self._chunk_new[entry_id] = digest
         self.posted += 1
         if len(self._transfer_rows) >= self.flush_every:
@@ -651,14 +657,7 @@ class Poster:
             )
             for a in self.accounts.values():
                 a.stored_debits, a.stored_credits = a.debits, a.credits
-        self.conn.exec_driver_sql(
-            "UPDATE ledger_head SET last_seq = %s, last_transfer_id = %s, last_hash = %s "
-            "WHERE id = 1"
-            if self._pg
-            else "UPDATE ledger_head SET last_seq = ?, last_transfer_id = ?, last_hash = ? "
-            "WHERE id = 1",
-            (self.seq, self.transfer_id, self.last_hash),
-        )
+        set_root(self.conn, entries=self.tree, last_transfer_id=self.transfer_id)
 
     def __enter__(self) -> Poster:
         return self
@@ -673,6 +672,19 @@ class Poster:
                 raise
         finally:
             self._stop_writer()
+
+
+def _check_head(conn: Connection, last_seq: int, last_transfer_id: int) -> None:
+    """Refuse to post on a head whose counters are not the rows' (two lookups of a key's
+    maximum): a damaged head would otherwise give out ids already taken."""
+    seq, tid = conn.exec_driver_sql(
+        "SELECT (SELECT coalesce(max(seq), 0) FROM entries), "
+        "(SELECT coalesce(max(id), 0) FROM transfers)").one()
+    if (int(seq), int(tid)) != (last_seq, last_transfer_id):
+        raise IntegrityError(
+            f"the ledger head says seq {last_seq} and transfer {last_transfer_id}, the rows end "
+            f"at seq {seq} and transfer {tid}: the head or the rows were changed behind the "
+            "ledger's back; nothing was posted (run 'wmc audit verify')")
 
 
 def _write_pending(conn: Connection, entries: list[tuple[Any, ...]],

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, upd
 from ledger.errors import ConflictError, InputError, NotFound, Problem
 from ledger.files import Field, Schema, one_of, parse_bool, read_rows
 from ledger.money import currency
+from ledger.records import record_rows
 from ledger.schema import ACCOUNT_TYPES, MARKETS, Account, Bank
 
 
@@ -115,6 +116,7 @@ def upsert_rows(
             new.append(dict(row))
     if new:
         conn.execute(insert(table), new)
+        record_rows(conn, table.name, new)
     return LoadResult(kind, len(rows), len(new), len(rows) - len(new))
 
 
@@ -182,6 +184,7 @@ def close_account(conn: Connection, code: str) -> None:
     res = conn.execute(update(Account).where(Account.code == code).values(closed=True))
     if res.rowcount == 0:
         raise NotFound(f"account {code!r} does not exist")
+    record_rows(conn, "accounts", [{"code": code}])
 
 
 def ensure_accounts(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -222,13 +225,18 @@ def ensure_accounts(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
         pg = postgresql.insert(table).values(missing).on_conflict_do_nothing(
             index_elements=["code"]
         )
-        return len(conn.execute(pg.returning(table.c.code)).all())
+        return _recorded(conn, conn.execute(pg.returning(table.c.code)).scalars().all())
     if dialect == "sqlite":
         from sqlalchemy.dialects import sqlite
 
         lite = sqlite.insert(table).values(missing).on_conflict_do_nothing(
             index_elements=["code"]
         )
-        return len(conn.execute(lite.returning(table.c.code)).all())
+        return _recorded(conn, conn.execute(lite.returning(table.c.code)).scalars().all())
     conn.execute(insert(table), missing)
-    return len(missing)
+    return _recorded(conn, [r["code"] for r in missing])
+
+
+def _recorded(conn: Connection, codes: Sequence[str]) -> int:
+    """Record the accounts just opened in the events log; how many."""
+    return record_rows(conn, "accounts", [{"code": c} for c in sorted(codes)])

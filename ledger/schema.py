@@ -132,8 +132,24 @@ class Transfer(Base):
     reference: Mapped[str | None] = mapped_column(String(128))
 
 
+class Event(Base):
+    """One row written to a covered reference table, as a record of the events log (see
+    ``ledger.records``): append-only, hashed into the events tree."""
+
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[str] = mapped_column(String(40))
+    recorded_by: Mapped[str] = mapped_column(Text)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 class LedgerHead(Base):
-    """The single row every writer locks first: the chain's head and the sequence counters."""
+    """The single row every writer locks first: the sequence counters, both logs' Merkle
+    frontiers and the ledger's root."""
 
     __tablename__ = "ledger_head"
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
@@ -141,4 +157,9 @@ class LedgerHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_transfer_id: Mapped[int] = mapped_column(BigInteger, default=0)
-    last_hash: Mapped[str] = mapped_column(String(64))
+    root: Mapped[str] = mapped_column(String(64))
+    ledger_id: Mapped[str] = mapped_column(String(32))
+    entries_frontier: Mapped[str] = mapped_column(Text, default="")
+    events_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    events_frontier: Mapped[str] = mapped_column(Text, default="")
+

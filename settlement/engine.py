@@ -48,6 +48,7 @@ from fx.quotes import NoRate, StaleRate
 from ledger.db import is_postgres, rows_where_in, transaction
 from ledger.errors import BatchRolledBack, InputError, Problem
 from ledger.posting import DUPLICATE, AccountState, Lookup, Poster, Prepared, Rejection
+from ledger.records import record_event, record_group, record_rows, recording
 from ledger.refdata import ensure_accounts
 from settlement.calendars import MARKET_TZ, Calendar, build_calendar, read_day_overrides
 from settlement.instructions import Instruction, read_instructions
@@ -70,6 +71,9 @@ _DEBIT, _CREDIT = attrgetter("debit_account"), attrgetter("credit_account")
 # A chunk with its ids, and the lookups started for it: earlier rejections, stored ids, accounts.
 _Ahead = tuple[list[Instruction], list[str], Future[dict[str, tuple[str, str]]], Future[Lookup]]
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
+#: What a batch writes beside its row, covered by the events log a batch at a time.
+BATCH_TABLES = ("batch_rejections", "rejected_instructions", "batch_positions",
+                "batch_moved_dates", "batch_obligations")
 
 
 def transit_account(bank_id: str, currency: str) -> str:
@@ -159,7 +163,10 @@ def settle_file(
 
     def work(conn: Connection) -> BatchReport:
         batch[:] = [_Batch(conn, path, sha, settings, options)]
-        return batch[0].run()
+        # What the batch records in the events log (accounts it opens, itself) is dated as
+        # its entries are.
+        with recording(at=dt.datetime.fromisoformat(batch[0].posted_at)):
+            return batch[0].run()
 
     with fewer_collections():
         report = transaction(engine, work)
@@ -638,6 +645,14 @@ class _Batch:
                 [(report.batch_id, o.payer, o.payee, o.currency, o.value_date.isoformat(),
                   o.amount) for o in report.obligations],
             )
+        # The batch in the events log: its row, what it wrote beside it, and the entries tree
+        # as it commits (the audit recomputes each from the rows).
+        record_rows(conn, "batches", [{"batch_id": report.batch_id}])
+        for table in BATCH_TABLES:
+            record_group(conn, table, report.batch_id)
+        record_event(conn, "batch_tree", report.batch_id, {
+            "entries_size": self.poster.tree.size,
+            "entries_root": self.poster.tree.root().hex()})
 
 
 class StoredGrossPayments(Sequence[GrossPayment]):

@@ -391,7 +391,7 @@ def test_audit_finds_tampering(world: Ledger) -> None:
     world.transfer("F-1", "A-NOSTRO-HKD", "A-CUST-HKD", hkd("10.00"))
     assert world.audit().ok
     with world.engine.begin() as conn:
-        conn.execute(text("UPDATE ledger_head SET last_hash = :h"), {"h": "f" * 64})
+        conn.execute(text("UPDATE ledger_head SET root = :h"), {"h": "f" * 64})
     result = world.audit()
     assert not result.ok and "ledger head" in result.problems[0]
 

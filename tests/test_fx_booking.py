@@ -36,7 +36,7 @@ from ledger.audit import verify
 from ledger.db import transaction
 from ledger.entries import TransferSpec
 from ledger.errors import LedgerError, NotFound
-from ledger.refdata import load_accounts
+from ledger.refdata import load_accounts, load_banks
 from ledger.reports import balances, trial_balance
 from tests.ledger_builders import DAY, POSTED_AT, entry, post, seed
 
@@ -366,7 +366,7 @@ def test_posted_conversions_balance_and_never_overpay(
     def setup(conn: Connection) -> None:
         if conn.execute(text("SELECT COUNT(*) FROM banks WHERE bank_id = 'P'")).scalar_one():
             return
-        conn.execute(text("INSERT INTO banks (bank_id, name, market) VALUES ('P', 'P', 'MO')"))
+        load_banks(conn, [{"bank_id": "P", "name": "P", "market": "MO"}])
         load_accounts(conn, [
             {"account": code, "bank_id": "P", "type": "liability", "currency": cur,
              "allow_overdraft": True} for cur, code in CUSTOMERS.items()

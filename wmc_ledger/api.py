@@ -50,6 +50,7 @@ from ledger.files import Schema, parse_bool
 from ledger.migrate import upgrade
 from ledger.money import to_money
 from ledger.posting import post_entries
+from ledger.records import recording
 from ledger.refdata import ACCOUNT_SCHEMA, BANK_SCHEMA
 from ledger.refdata import close_account as ledger_close_account
 from ledger.refdata import load_accounts as ledger_load_accounts
@@ -57,6 +58,7 @@ from ledger.refdata import load_banks as ledger_load_banks
 from ledger.refdata import load_file as ledger_load_file
 from ledger.roles import create_roles as ledger_create_roles
 from ledger.schema import Account, Bank
+from settlement.audit import quota_check
 from settlement.batches import list_batches, load_report
 from settlement.calendars import Calendar, build_calendar, read_day_overrides
 from settlement.engine import AtomicRollback, BatchOptions, settle_file
@@ -247,7 +249,9 @@ class Ledger:
         return f"Ledger({self.url!r})"
 
     def _write(self, work: Callable[[Connection], Any]) -> Any:
-        return transaction(self._engine, work)
+        # Reference data written here is recorded in the events log at the clock's time.
+        with recording(at=self._now()):
+            return transaction(self._engine, work)
 
     def _now(self) -> dt.datetime:
         return aware(self._clock(), "the ledger clock's time")
@@ -562,8 +566,9 @@ class Ledger:
 
     def audit(self) -> AuditResult:
         """Recompute the hash chain and every invariant (``wmc audit verify``)."""
+        settings = self.settings
         with self._engine.connect() as conn, conn.begin():
-            return ledger_audit.verify(conn)
+            return ledger_audit.verify(conn, extra=[quota_check(settings)])
 
 
 # -- conversions at the boundary -----------------------------------------------------------------
