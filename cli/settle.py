@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from cli.common import Format, engine_of, settings_of
 from cli.render import emit_json, emit_rows
+from ledger.checkpoint import CheckpointNotWritten
 from ledger.errors import BatchRolledBack
 from settlement.batches import load_report
 from settlement.engine import AtomicRollback, BatchOptions, settle_file
@@ -99,6 +100,9 @@ def register(app: typer.Typer) -> None:
                                                             progress=progress))
         except AtomicRollback as exc:
             print_report(exc.report, fmt.value)
+            raise
+        except CheckpointNotWritten as exc:  # the batch is committed: show it, then the error
+            print_report(exc.batch, fmt.value)
             raise
         finally:
             if bar is not None:

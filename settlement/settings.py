@@ -122,12 +122,22 @@ class CalendarSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditSettings:
+    #: Where a signed checkpoint ``checkpoint-<last_seq>.json`` is written after every committed
+    #: batch; ``None``: none is written.
+    checkpoint_dir: Path | None = None
+    #: The Ed25519 private key (PEM, ``wmc audit keygen``) that signs them.
+    checkpoint_key: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     quota: QuotaSettings
     cutoffs: CutoffSettings
     fx: FxSettings
     reconciliation: ReconciliationSettings
     calendar: CalendarSettings
+    audit: AuditSettings = AuditSettings()
     #: The files read, defaults first.
     sources: tuple[str, ...] = ()
 
@@ -260,6 +270,8 @@ _SCHEMA: Final[dict[str, _Parser]] = {
     "reconciliation.cnh_as_cny": _bool,
     "reconciliation.statement_max_bytes": _count(1),
     "calendar.overrides": _path,
+    "audit.checkpoint_dir": _path,
+    "audit.checkpoint_key": _path,
 }
 # Keys of a book's table, [fx.books.NAME].
 _BOOK_SCHEMA: Final[dict[str, _Parser]] = {
@@ -408,6 +420,13 @@ def _check_consistency(
             f"at most fx.peg_ask ({ask}): a bid above the ask",
             f"at least fx.peg_bid ({bid}): an ask below the bid",
         )
+    if (parsed["audit.checkpoint_dir"] is None) != (parsed["audit.checkpoint_key"] is None):
+        refuse(
+            "audit.checkpoint_dir",
+            "audit.checkpoint_key",
+            '"" (none), or also set audit.checkpoint_key: checkpoints are signed',
+            '"" (none), or also set audit.checkpoint_dir: where the checkpoints go',
+        )
     channel = parsed["quota.per_channel_when_two_channels"]
     individual = parsed["quota.individual"]
     if channel > individual:
@@ -462,5 +481,7 @@ def _build(p: Mapping[str, Any], sources: tuple[str, ...]) -> Settings:
             statement_max_bytes=p["reconciliation.statement_max_bytes"],
         ),
         calendar=CalendarSettings(overrides=p["calendar.overrides"]),
+        audit=AuditSettings(checkpoint_dir=p["audit.checkpoint_dir"],
+                            checkpoint_key=p["audit.checkpoint_key"]),
         sources=sources,
     )

@@ -115,8 +115,14 @@ class AmountError(LedgerError, ValueError)
 class AtomicBatchRolledBack(BatchRolledBack)
     __init__(batch: 'Batch', message: 'str') -> 'None'
 class AuditResult(object)
-    __init__(entries: 'int', transfers: 'int', problems: 'tuple[str, ...]' = ()) -> None
+    __init__(
+        entries: 'int',
+        transfers: 'int',
+        problems: 'tuple[str, ...]' = (),
+        events: 'int' = 0,
+    ) -> None
     entries: field
+    events: field
     ok: property
     problems: field
     transfers: field
@@ -191,6 +197,41 @@ class Break(object)
     def to_dict(self) -> 'dict[str, Any]'
     type: field
     value_date: field
+class Checkpoint(object)
+    __init__(
+        ledger_id: 'str',
+        last_seq: 'int',
+        last_transfer_id: 'int',
+        entries_size: 'int',
+        entries_root: 'bytes',
+        events_size: 'int',
+        events_root: 'bytes',
+        root: 'bytes',
+        created_at: 'str',
+        key_id: 'str',
+        signature: 'bytes',
+        version: 'int' = 1,
+    ) -> None
+    created_at: field
+    entries_root: field
+    entries_size: field
+    events_root: field
+    events_size: field
+    key_id: field
+    last_seq: field
+    last_transfer_id: field
+    ledger_id: field
+    def log_root(self, log: "Literal['entries', 'events']") -> 'bytes'
+    root: field
+    signature: field
+    def size(self, log: "Literal['entries', 'events']") -> 'int'
+    def statement(self) -> 'dict[str, Any]'
+    def to_dict(self) -> 'dict[str, Any]'
+    def to_json(self) -> 'str'
+    version: field
+class CheckpointNotWritten(LedgerError)
+    __init__(message: 'str', batch: 'Any' = None) -> 'None'
+    exit_code = 3
 Clock = collections.abc.Callable[[], datetime.datetime]
 class ConflictError(LedgerError)
     __init__(...)
@@ -337,6 +378,12 @@ class Ledger(object)
     ) -> 'list[Balance]'
     def batch(self, batch_id: 'str') -> 'Batch'
     def batches(self) -> 'list[str]'
+    def checkpoint(
+        self,
+        key: 'str | os.PathLike[str]',
+        *,
+        out: 'str | os.PathLike[str] | None' = None,
+    ) -> 'Checkpoint'
     clock: property
     def close(self) -> 'None'
     def close_account(self, account: 'str') -> 'None'
@@ -375,6 +422,13 @@ class Ledger(object)
         settings: 'Settings | str | os.PathLike[str] | None' = None,
     ) -> 'Ledger'
     def post(self, entries: 'Iterable[Entry]') -> 'list[PostResult]'
+    def prove(
+        self,
+        entry_id: 'str',
+        checkpoint: 'str | os.PathLike[str]',
+        *,
+        public_key: 'str | os.PathLike[str] | None' = None,
+    ) -> 'dict[str, Any]'
     def quota(self, *, investor: 'str | None' = None) -> 'QuotaReport'
     def reconcile(
         self,
@@ -413,6 +467,11 @@ class Ledger(object)
     ) -> 'PostResult'
     def trial_balance(self, *, as_of: 'dt.date | str | None' = None) -> 'TrialBalance'
     url: property
+    def verify_checkpoint(
+        self,
+        checkpoint: 'str | os.PathLike[str]',
+        public_key: 'str | os.PathLike[str]',
+    ) -> 'list[str]'
 class LedgerError(Exception)
     __init__(...)
     exit_code = 2
@@ -462,6 +521,22 @@ class Problem(object)
     field: field
     file: field
     line: field
+class ProofCheck(object)
+    __init__(
+        entry_id: 'str | None',
+        seq: 'int | None',
+        record: 'bytes | None',
+        problems: 'tuple[str, ...]',
+        fields: 'Mapping[str, Any] | None' = None,
+        checkpoint: 'Checkpoint | None' = None,
+    ) -> None
+    checkpoint: field
+    entry_id: field
+    fields: field
+    ok: property
+    problems: field
+    record: field
+    seq: field
 class QuotaReport(object)
     __init__(
         investors: 'tuple[InvestorQuota, ...]',
@@ -516,8 +591,10 @@ class Settings(object)
         fx: 'FxSettings',
         reconciliation: 'ReconciliationSettings',
         calendar: 'CalendarSettings',
+        audit: 'AuditSettings' = AuditSettings(checkpoint_dir=None, checkpoint_key=None),
         sources: 'tuple[str, ...]' = (),
     ) -> None
+    audit: field
     calendar: field
     cutoffs: field
     fx: field
@@ -545,6 +622,11 @@ class TrialBalance(object)
     def to_dict(self) -> 'dict[str, Any]'
 class UnknownCurrency(LedgerError, ValueError)
     __init__(...)
+def check_proof(
+    proof: 'str | os.PathLike[str] | Mapping[str, Any]',
+    public_key: 'str | os.PathLike[str]',
+) -> 'ProofCheck'
+def keygen(directory: 'str | os.PathLike[str]') -> 'tuple[Path, Path]'
 def load_settings(path: 'str | Path | None' = None) -> 'Settings'
 # wmc_ledger.testing
 class BankBuilder(object)
@@ -647,7 +729,7 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
-    3: "a5acefb18966feb53a9502a4fac8d25771f17021cf6aa53986460871432b82aa",
+    3: "89729230e719239d5fce5586061e1e5fdb1675ebd1ffffe8cb3e32086da9f26c",
 }
 
 

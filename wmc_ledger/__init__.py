@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ledger.checkpoint import Checkpoint, CheckpointNotWritten, ProofCheck
 from ledger.errors import (
     AmountError,
     BatchRolledBack,
@@ -27,7 +28,7 @@ from ledger.errors import (
     UnknownCurrency,
 )
 from settlement.settings import Settings, load_settings
-from wmc_ledger.api import KINDS, AtomicBatchRolledBack, Ledger
+from wmc_ledger.api import KINDS, AtomicBatchRolledBack, Ledger, check_proof, keygen
 from wmc_ledger.clock import Clock, FixedClock
 from wmc_ledger.values import (
     AggregateQuota,
@@ -68,6 +69,8 @@ __all__ = [
     "Batch",
     "BatchRolledBack",
     "Break",
+    "Checkpoint",
+    "CheckpointNotWritten",
     "Clock",
     "ConflictError",
     "ConversionResult",
@@ -88,6 +91,7 @@ __all__ = [
     "Position",
     "PostResult",
     "Problem",
+    "ProofCheck",
     "QuotaReport",
     "Reconciliation",
     "Rejection",
@@ -95,5 +99,7 @@ __all__ = [
     "Transfer",
     "TrialBalance",
     "UnknownCurrency",
+    "check_proof",
+    "keygen",
     "load_settings",
 ]
