@@ -46,3 +46,31 @@ def parse_date(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from None
+
+
+def table_option(default: str) -> Any:
+    """The ``--table NAME`` option of a command with several tables (their names: the
+    option's enum; CSV writes ``default`` when none is named)."""
+    return typer.Option(
+        "--table",
+        help=(f"Show only this table; with --format csv, the one table written (default "
+              f"{default}). Not with --format json, which is the whole object."),
+    )
+
+
+class TrialBalanceTable(StrEnum):
+    currencies = "currencies"
+    accounts = "accounts"
+
+
+class QuotaTable(StrEnum):
+    investors = "investors"
+    aggregate = "aggregate"
+
+
+def check_table(fmt: Format, table: StrEnum | None) -> str | None:
+    """Refuse ``--table`` with ``--format json`` before anything is done (exit 2)."""
+    if table is not None and fmt is Format.json:
+        raise typer.BadParameter("--format json prints the whole object; --table is for "
+                                 "table and csv", param_hint="--table")
+    return None if table is None else table.value

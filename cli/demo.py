@@ -68,14 +68,14 @@ from ledger import audit, reports
 from ledger.db import make_engine, transaction
 from ledger.errors import InputError, IntegrityError, LedgerError
 from ledger.migrate import upgrade
-from ledger.money import CURRENCIES, format_amount, parse_amount
+from ledger.money import CURRENCIES, format_amount, group_digits, parse_amount
 from ledger.refdata import LoadResult
 from ledger.refdata import load_file as load_ledger_file
 from ledger.schema import Account, Transfer
+from settlement.audit import quota_check
 from settlement.engine import BatchOptions, settle_file
 from settlement.html_report import render_batch_html
 from settlement.matching import Break
-from settlement.audit import quota_check
 from settlement.quota import quota_report
 from settlement.reconcile import (
     AccountReconciliation,
@@ -609,10 +609,8 @@ def _n(count: int) -> str:
 
 
 def _grouped(amount: str) -> str:
-    """``"-1234567.89"`` -> ``"-1,234,567.89"``: separators added to the text, no arithmetic."""
-    sign = "-" if amount.startswith("-") else ""
-    whole, dot, frac = amount.lstrip("+-").partition(".")
-    return f"{sign}{int(whole):,}{dot}{frac}"
+    """``"-1234567.89"`` -> ``"-1,234,567.89"``: the one rule of cli.render's tables."""
+    return group_digits(amount)
 
 
 def _signed(minor: int, code: str) -> str:

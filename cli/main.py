@@ -21,8 +21,24 @@ from typer.core import TyperGroup
 
 from cli import fx as fx_cli
 from cli import settle
-from cli.common import Format, ledger_of, parse_date
-from cli.render import emit_json, emit_rows
+from cli.common import (
+    Format,
+    QuotaTable,
+    TrialBalanceTable,
+    check_table,
+    ledger_of,
+    parse_date,
+    table_option,
+)
+from cli.render import (
+    Section,
+    displayed,
+    emit_json,
+    emit_rows,
+    emit_sections,
+    grouped,
+    message,
+)
 from ledger.db import DEFAULT_URL
 from ledger.errors import LedgerError
 from wmc_ledger import check_proof, keygen
@@ -35,7 +51,10 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except LedgerError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            # The message may quote data (an account code, a file's line): shown inert, each
+            # of its lines (an InputError lists a problem a line) whole.
+            shown = "\n".join(displayed(line, limit=None) for line in str(exc).split("\n"))
+            typer.echo(f"error: {shown}", err=True)
             raise typer.Exit(exc.exit_code) from None
 
 
@@ -116,6 +135,10 @@ def init(
              seconds=round(time.perf_counter() - t0, 3))
 
 
+BALANCE_COLUMNS = ("account", "bank_id", "currency", "debits", "credits", "balance")
+BREAK_COLUMNS = ("type", "amount", "currency", "statement_ref", "ledger_ref", "value_date")
+
+
 class LoadKind(StrEnum):
     banks = "banks"
     accounts = "accounts"
@@ -147,13 +170,20 @@ def report_balances(
     bank: Annotated[str | None, typer.Option("--bank")] = None,
     account: Annotated[str | None, typer.Option("--account")] = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    hide_zero: Annotated[bool, typer.Option(
+        "--hide-zero", help="Leave out the accounts whose balance is zero.")] = False,
+    show_all: Annotated[bool, typer.Option(
+        "--all", help="Also list the FX and transit accounts the ledger opened itself that "
+                      "no transfer has moved (left out by default).")] = False,
 ) -> None:
-    """Balances per account on its normal side."""
+    """Balances per account on its normal side (an account named by --account always)."""
     t0 = time.perf_counter()
-    rows = ledger_of(ctx).balances(as_of=parse_date(as_of), bank=bank, account=account)
+    rows = ledger_of(ctx).balances(as_of=parse_date(as_of), bank=bank, account=account,
+                                   hide_zero=hide_zero, hide_unused_ledger_accounts=not show_all)
     log.info("report.balances", accounts=len(rows), as_of=as_of,
              seconds=round(time.perf_counter() - t0, 3))
-    emit_rows([r.to_dict() for r in rows], fmt.value, title="Balances")
+    emit_rows([r.to_dict() for r in rows], fmt.value, title="Balances",
+              columns=BALANCE_COLUMNS)
 
 
 @report_app.command("trial-balance")
@@ -161,8 +191,10 @@ def report_trial_balance(
     ctx: typer.Context,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Value date YYYY-MM-DD.")] = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    table: Annotated[TrialBalanceTable | None, table_option("currencies")] = None,
 ) -> None:
     """Debits and credits per currency (always equal) and per account."""
+    chosen = check_table(fmt, table)
     t0 = time.perf_counter()
     tb = ledger_of(ctx).trial_balance(as_of=parse_date(as_of))
     log.info("report.trial_balance", currencies=len(tb.currencies), accounts=len(tb.accounts),
@@ -170,9 +202,11 @@ def report_trial_balance(
     if fmt is Format.json:
         emit_json(tb.to_dict())
     else:
-        emit_rows([c.to_dict() for c in tb.currencies], fmt.value, title="Trial balance")
-        if fmt is Format.table:
-            emit_rows([a.to_dict() for a in tb.accounts], fmt.value, title="Accounts")
+        emit_sections([
+            Section("currencies", "Trial balance", [c.to_dict() for c in tb.currencies],
+                    ("currency", "debits", "credits")),
+            Section("accounts", "Accounts", [a.to_dict() for a in tb.accounts], BALANCE_COLUMNS),
+        ], fmt.value, chosen, default="currencies")
 
 
 @report_app.command("quota")
@@ -180,8 +214,10 @@ def report_quota(
     ctx: typer.Context,
     investor: Annotated[str | None, typer.Option("--investor")] = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    table: Annotated[QuotaTable | None, table_option("investors")] = None,
 ) -> None:
     """Each investor's net quota usage per channel, and the aggregate per direction (CNY)."""
+    chosen = check_table(fmt, table)
     t0 = time.perf_counter()
     data = ledger_of(ctx).quota(investor=investor).to_dict()
     log.info("report.quota", investors=len(data["investors"]),
@@ -189,8 +225,13 @@ def report_quota(
     if fmt is Format.json:
         emit_json(data)
     else:
-        emit_rows(data["investors"], fmt.value, title="Investors")
-        emit_rows(data["aggregate"], fmt.value, title="Aggregate quota")
+        emit_sections([
+            Section("investors", "Investors", data["investors"],
+                    ("investor_id", "direction", "channel", "remitted_out", "remitted_back",
+                     "used", "remaining")),
+            Section("aggregate", "Aggregate quota", data["aggregate"],
+                    ("direction", "used", "remaining")),
+        ], fmt.value, chosen, default="investors")
 
 
 @app.command()
@@ -199,10 +240,14 @@ def reconcile(
     statement: Annotated[Path, typer.Argument(help="camt.053 (XML) or MT940 (text).")],
     account: Annotated[str, typer.Option("--account", help="The ledger account it is for.")],
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Reconcile even a statement whose account id (Acct/Id, :25:) is not "
+                        "--account nor mapped to it in the settings.")] = False,
 ) -> None:
-    """Match a bank statement against the ledger; exit 1 when there are breaks."""
+    """Match a bank statement against the ledger; exit 1 when there are breaks, 2 when the
+    statement is another account's."""
     t0 = time.perf_counter()
-    rec = ledger_of(ctx).reconcile(statement, account=account)
+    rec = ledger_of(ctx).reconcile(statement, account=account, force=force)
     data = rec.to_dict()
     log.info("reconcile.completed", account=account, statement=str(statement),
              matched=rec.matched, breaks=len(rec.breaks),
@@ -211,14 +256,13 @@ def reconcile(
         emit_json(data)
     else:
         breaks: list[dict[str, Any]] = list(data["breaks"])
-        emit_rows(breaks, fmt.value, title=f"Breaks of {account}")
-        if fmt is Format.table:
-            typer.echo(
-                f"matched {data['matched']}, {len(breaks)} breaks; ledger closing "
-                f"{data['ledger_closing']} - statement closing {data['statement_closing']} = "
-                f"difference {data['difference']} {rec.currency} "
-                f"(= the sum of the breaks' amounts)"
-            )
+        emit_sections([Section("breaks", f"Breaks of {account}", breaks, BREAK_COLUMNS)],
+                      fmt.value, None, default="breaks", prose=[message(
+                          "matched {}, {} breaks; ledger closing {} - statement closing {} = "
+                          "difference {} {} (= the sum of the breaks' amounts)",
+                          data["matched"], len(breaks), grouped(data["ledger_closing"]),
+                          grouped(data["statement_closing"]), grouped(data["difference"]),
+                          rec.currency)])
     if rec.breaks:
         raise typer.Exit(1)
 
@@ -236,9 +280,10 @@ def reverse(
     log.info("reverse.completed", entry_id=entry_id, code=result.code,
              seconds=round(time.perf_counter() - t0, 3))
     if result.code != "ok":
-        typer.echo(f"error: {entry_id} not reversed: {result.code}: {result.message}", err=True)
+        typer.echo(f"error: {displayed(entry_id)} not reversed: {result.code}: "
+                   f"{displayed(result.message)}", err=True)
         raise typer.Exit(2)
-    typer.echo(f"{result.entry_id} reverses {entry_id}")
+    typer.echo(f"{displayed(result.entry_id)} reverses {displayed(entry_id)}")
 
 
 @audit_app.command("verify")
@@ -266,7 +311,7 @@ def audit_verify(
              problems=len(problems), seconds=round(time.perf_counter() - t0, 3))
     if problems:
         for p in problems:
-            typer.echo(f"broken: {p}", err=True)
+            typer.echo(f"broken: {displayed(p, limit=None)}", err=True)
         raise typer.Exit(3)
     typer.echo(f"ok: {result.entries} entries, {result.transfers} transfers, "
                f"{result.events} events verified"
@@ -331,7 +376,7 @@ def audit_check_proof(
     cp = result.checkpoint
     if not result.ok or cp is None:
         for p in result.problems:
-            typer.echo(f"broken: {p}", err=True)
+            typer.echo(f"broken: {displayed(p, limit=None)}", err=True)
         raise typer.Exit(3)
     typer.echo(f"ok: entry {result.entry_id} (seq {result.seq}) is in ledger {cp.ledger_id} as "
                f"signed at {cp.created_at} by key {cp.key_id[:16]}… "

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from cli.common import Format, engine_of, settings_of
-from cli.render import emit_json, emit_rows
+from cli.common import Format, check_table, engine_of, settings_of, table_option
+from cli.render import Section, console, emit_json, emit_sections, message
 from ledger.checkpoint import CheckpointNotWritten
 from ledger.errors import BatchRolledBack
+from ledger.money import format_amount
 from settlement.batches import load_report
 from settlement.engine import AtomicRollback, BatchOptions, settle_file
 from settlement.report import BatchReport
@@ -31,40 +32,95 @@ def _count_lines(path: Path) -> int:
     return max(0, n - (1 if path.suffix.lower() == ".csv" else 0))
 
 
-def print_report(report: BatchReport, fmt: str) -> None:
+class SettleTable(StrEnum):
+    """The tables of a batch report, by their ``--table`` names, in the order a terminal
+    shows them."""
+
+    summary = "summary"
+    rejections_by_code = "rejections_by_code"
+    rejections = "rejections"
+    duplicates = "duplicates"
+    positions = "positions"
+    obligations = "obligations"
+    gross_totals = "gross_totals"
+    gross_payments = "gross_payments"
+    moved_dates = "moved_dates"
+
+_FIRST = 20
+"""Rows of a long list (rejections, duplicates) a terminal shows when no ``--table`` is named."""
+
+
+def report_sections(report: BatchReport, *, whole: bool) -> list[Section]:
+    """The batch report as named tables; ``whole``: every row of the long lists."""
     data = report.to_dict()
-    if fmt == "json":
-        emit_json(data)
-        return
-    console = Console()
-    console.print(
-        f"[bold]batch {report.batch_id}[/]  {report.instructions} instructions: "
-        f"{report.accepted} accepted, {report.rejected} rejected, {report.duplicates} duplicates"
-        f"  (sha256 {report.file_sha256[:12]}…)"
-    )
-    by_code: dict[str, int] = {}
-    for r in report.rejections:
-        by_code[r.code] = by_code.get(r.code, 0) + 1
-    emit_rows([{"code": c, "count": n} for c, n in sorted(by_code.items())], fmt,
-              title="Rejections by code")
-    if report.rejections:
-        emit_rows([r.to_dict() for r in report.rejections[:20]], fmt,
-                  title=f"First {min(20, len(report.rejections))} rejections")
-    emit_rows(data["positions"], fmt, title="Multilateral net positions")
-    emit_rows(data["obligations"], fmt, title="Bilateral obligations")
     totals: dict[str, list[int]] = {}
     for g in report.gross_payments:
         t = totals.setdefault(g.currency, [0, 0])
         t[0] += 1
         t[1] += g.amount
-    from ledger.money import format_amount
+    summary = {k: data[k] for k in ("batch_id", "status", "instructions", "accepted",
+                                    "rejected", "duplicates", "file_sha256")}
+    by_code: dict[str, int] = {}
+    for r in report.rejections:
+        by_code[r.code] = by_code.get(r.code, 0) + 1
+    rejections = data["rejections"] if whole else data["rejections"][:_FIRST]
+    duplicates = [{"instruction_id": d.instruction_id, "line": d.line,
+                   "duplicates": d.describe()}
+                  for d in (report.duplicates_detail if whole
+                            else report.duplicates_detail[:_FIRST])]
+    shown = "" if whole or len(report.rejections) <= _FIRST else f" (first {_FIRST})"
+    shown_dups = "" if whole or report.duplicates <= _FIRST else f" (first {_FIRST})"
+    gross = ([g.to_dict() for g in report.gross_payments] if whole else [])
+    return [
+        Section("summary", "Batch", [summary]),
+        Section("rejections_by_code", "Rejections by code",
+                [{"code": c, "count": n} for c, n in sorted(by_code.items())], ("code", "count")),
+        Section("rejections", f"Rejections{shown}", rejections,
+                ("instruction_id", "line", "code", "message")),
+        Section("duplicates", f"Duplicates{shown_dups}", duplicates,
+                ("instruction_id", "line", "duplicates")),
+        Section("positions", "Multilateral net positions", data["positions"],
+                ("bank_id", "currency", "net")),
+        Section("obligations", "Bilateral obligations", data["obligations"],
+                ("payer", "payee", "currency", "amount", "value_date")),
+        Section("gross_totals", "Gross cross-border payments (settled one by one)",
+                [{"currency": c, "count": n, "amount": format_amount(a, c)}
+                 for c, (n, a) in sorted(totals.items())], ("currency", "count", "amount")),
+        Section("gross_payments", "Gross cross-border payments", gross,
+                ("instruction_id", "payer", "payee", "currency", "amount", "value_date")),
+        Section("moved_dates", "Value dates moved", data["moved_dates"] if whole else [],
+                ("instruction_id", "market", "requested", "value_date", "reason")),
+    ]
 
-    emit_rows([{"currency": c, "count": n, "amount": format_amount(a, c)}
-               for c, (n, a) in sorted(totals.items())], fmt,
-              title="Gross cross-border payments (settled one by one)")
+
+def print_report(report: BatchReport, fmt: str, table: str | None = None) -> None:
+    """The report as JSON, as one CSV table (``table``, default ``summary``), or on a terminal:
+    a headline, the tables (or the one named) and notes."""
+    if fmt == "json":
+        emit_json(report.to_dict())
+        return
+    if fmt == "csv" or table is not None:
+        emit_sections(report_sections(report, whole=True), fmt, table, default="summary")
+        return
+    out = console()
+    if report.committed:
+        out.print(message("[bold]batch {}[/]  {} instructions: {} accepted, {} rejected, "
+                          "{} duplicates  (sha256 {}…)", report.batch_id, report.instructions,
+                          report.accepted, report.rejected, report.duplicates,
+                          report.file_sha256[:12]))
+    else:
+        out.print(message("[bold red]rolled back[/] (--atomic): {} instructions, {} rejected; "
+                          "no batch was written  (sha256 {}…)", report.instructions,
+                          report.rejected, report.file_sha256[:12]))
+    sections = [s for s in report_sections(report, whole=False)
+                if s.name not in ("summary", "gross_payments", "moved_dates")
+                and (s.rows or s.name in ("rejections_by_code", "positions", "obligations",
+                                          "gross_totals"))]
+    prose = []
     if report.moved_dates:
-        console.print(f"{len(report.moved_dates)} legs moved to the next business day "
-                      "(holiday or cut-off); --format json lists them")
+        prose.append(message("{} legs moved to the next business day (holiday or cut-off); "
+                             "--table moved_dates lists them", len(report.moved_dates)))
+    emit_sections(sections, fmt, None, default="rejections_by_code", prose=prose, out=out)
 
 
 def register(app: typer.Typer) -> None:
@@ -78,8 +134,10 @@ def register(app: typer.Typer) -> None:
         atomic: Annotated[bool, typer.Option("--atomic", help="Any rejection rolls back all.")]
         = False,
         fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+        table: Annotated[SettleTable | None, table_option("summary")] = None,
     ) -> None:
         """Validate, convert, post and net a batch; print what was posted and what is owed."""
+        chosen = check_table(fmt, table)
         engine = engine_of(ctx)
         settings = settings_of(ctx)
         show = sys.stderr.isatty() and file.is_file()
@@ -88,7 +146,7 @@ def register(app: typer.Typer) -> None:
         if show:
             bar = Progress("[progress.description]{task.description}", BarColumn(),
                            MofNCompleteColumn(), TimeRemainingColumn(), transient=True,
-                           console=Console(stderr=True))
+                           console=console(stderr=True))
             task = bar.add_task("settling", total=_count_lines(file))
             bar.start()
 
@@ -99,15 +157,15 @@ def register(app: typer.Typer) -> None:
             report = settle_file(engine, file, BatchOptions(atomic=atomic, settings=settings,
                                                             progress=progress))
         except AtomicRollback as exc:
-            print_report(exc.report, fmt.value)
+            print_report(exc.report, fmt.value, chosen)
             raise
         except CheckpointNotWritten as exc:  # the batch is committed: show it, then the error
-            print_report(exc.batch, fmt.value)
+            print_report(exc.batch, fmt.value, chosen)
             raise
         finally:
             if bar is not None:
                 bar.stop()
-        print_report(report, fmt.value)
+        print_report(report, fmt.value, chosen)
 
     @settle.command("show")
     def show(
@@ -116,12 +174,14 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[Format, typer.Option("--format")] = Format.table,
         html: Annotated[Path | None, typer.Option("--html", help="Also write an HTML page.")]
         = None,
+        table: Annotated[SettleTable | None, table_option("summary")] = None,
     ) -> None:
         """Print a stored batch's report again (and optionally write it as an HTML page)."""
+        chosen = check_table(fmt, table)
         t0 = time.perf_counter()
         with engine_of(ctx).connect() as conn:
             report = load_report(conn, batch_id)
-        print_report(report, fmt.value)
+        print_report(report, fmt.value, chosen)
         log.info("settle.shown", batch_id=batch_id, instructions=report.instructions,
                  seconds=round(time.perf_counter() - t0, 3))
         if html is not None:

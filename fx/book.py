@@ -74,10 +74,11 @@ from fx.quotes import (
 )
 from fx.schema import RateRow
 from ledger.errors import ConflictError, InputError, Problem
-from ledger.files import Field, Schema, read_rows
+from ledger.files import MAX_TEXT, Field, Schema, clean_text, read_rows
 from ledger.money import currency
 from ledger.records import record_rows
 from ledger.refdata import LoadResult
+from ledger.schema import KEY_LENGTH
 
 PEG_SOURCE: Final = "peg"
 PEG_AS_OF: Final = datetime.min.replace(tzinfo=UTC)
@@ -95,7 +96,7 @@ RATE_SCHEMA: Final = Schema((
     Field("ask", required=True),
     Field("as_of", required=True),
     Field("source", default=""),
-    Field("book", default=DEFAULT_BOOK),
+    Field("book", default=DEFAULT_BOOK, limit=KEY_LENGTH),
 ))
 
 NextBusinessDay = Callable[[date], date]
@@ -231,9 +232,18 @@ def load_rates(
         if isinstance(row, Quote):
             incoming.append(_Incoming(row, row.as_of.isoformat(), where))
             continue
+        texts: dict[str, str] = {}
+        for field, limit in (("source", MAX_TEXT), ("book", KEY_LENGTH)):
+            value = row.get(field) or ""
+            try:  # what the file reader does to every text field
+                texts[field] = clean_text(value, limit) if isinstance(value, str) else value
+            except ValueError as exc:
+                problems.append(Problem("rates", i, field, str(exc)))
+        if len(texts) < 2:
+            continue
         args = (
             row.get("base"), row.get("quote"), row.get("bid"), row.get("ask"),
-            row.get("as_of"), row.get("source") or "", row.get("book") or DEFAULT_BOOK,
+            row.get("as_of"), texts["source"], texts["book"] or DEFAULT_BOOK,
         )
         try:
             q = make_quote(*args)  # type: ignore[arg-type]

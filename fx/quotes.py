@@ -37,6 +37,7 @@ from fractions import Fraction
 from typing import Final, Literal, TypeVar
 
 from ledger.errors import LedgerError, Problem, UnknownCurrency
+from ledger.files import parse_timestamp
 from ledger.money import currency
 
 Pair = tuple[str, str]
@@ -140,11 +141,9 @@ def parse_as_of(text: str, field: str = "as_of") -> datetime:
     if not isinstance(text, str):
         raise RateError(field, f"expected an ISO 8601 timestamp, got {type(text).__name__}")
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise RateError(
-            field, f"expected an ISO 8601 timestamp like 2025-03-03T09:15:00+08:00, got {text!r}"
-        ) from None
+        value = parse_timestamp(text)
+    except ValueError as exc:
+        raise RateError(field, f"expected {exc}") from None
     return _check_aware(value, field)
 
 

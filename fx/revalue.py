@@ -26,6 +26,14 @@ holds the mark-to-market result of the bank's FX book at mid: positions are book
 their deal (the spread is already in ``FX_INCOME``), so this is everything the positions have
 gained or lost since, realised or not. A line whose change is zero posts nothing.
 
+**Signs.** Inside, ``RevaluationLine.position`` is the exposure (credits - debits: positive
+when the bank is long C). The report (:meth:`RevalueResult.to_dict`, ``wmc fx revalue``) shows
+each signed figure as ``wmc report balances`` shows the account it comes from, so that the two
+agree: ``position`` is ``{bank}:FX_POSITION:{C}``'s balance on its normal (debit) side, hence
+negative for a long position (buying C credits the account); ``value`` and ``previous`` are the
+line's share of ``FX_POSITION_REVALUED:{R}`` (debit side: positive for a long position), and
+``amount`` their change, ``FX_REVALUATION:{R}``'s (income: positive is a gain).
+
 **Guarantees.**
 
 - Idempotent per (date, book): every line is recorded in ``fx_revaluations`` (position, the
@@ -123,7 +131,9 @@ class RevalueResult:
                 {
                     "bank_id": line.bank_id,
                     "currency": line.currency,
-                    "position": format_amount(line.position, line.currency),
+                    # As `wmc report balances` shows FX_POSITION:C (debit-normal): see
+                    # "Signs" in the module docstring.
+                    "position": format_amount(-line.position, line.currency),
                     "rate": _rate_display(line.rate),
                     "value": format_amount(line.value, r),
                     "previous": format_amount(line.previous, r),

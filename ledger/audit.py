@@ -210,14 +210,14 @@ def _verify_events(conn: Connection, problems: _Problems) -> tuple[Frontier, int
     for spec in COVERED.values():
         if not _table_exists(conn, spec.table):
             continue
-        rows = select_rows(conn, spec)
+        stored = select_rows(conn, spec)
         recorded = {s: b for (k, s), b in latest.items() if k == spec.table}
         if spec.group is None:
-            actual = {subject_of(spec, r): row_body(spec, r) for r in rows}
+            actual = {subject_of(spec, row): row_body(spec, row) for row in stored}
         else:
             groups: dict[Any, list[dict[str, Any]]] = {}
-            for r in rows:
-                groups.setdefault(r[spec.group], []).append(r)
+            for row in stored:
+                groups.setdefault(row[spec.group], []).append(row)
             actual = {canonical(g): group_body(spec, rs)
                       for g, rs in groups.items()}
         for subject in sorted(actual.keys() | recorded.keys()):

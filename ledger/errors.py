@@ -26,7 +26,10 @@ class Problem:
     expected: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: field '{self.field}': {self.expected}"
+        # A field name may come from the file itself (an unknown column): never let it put
+        # escapes, bidi overrides or surrogates on a terminal.
+        field = self.field if self.field.isprintable() else ascii(self.field)[1:-1]
+        return f"{self.file}:{self.line}: field '{field}': {self.expected}"
 
 
 class InputError(LedgerError):

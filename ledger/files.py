@@ -5,20 +5,88 @@ Each row is parsed field by field by a :class:`Schema`; every problem found is c
 :class:`~ledger.errors.Problem` naming the file, the line and the field, so a caller can refuse a
 whole file listing all its errors at once. No float is ever made: JSON numbers arrive as their
 literal text and are parsed like CSV strings.
+
+Every text field of every reader goes through :func:`clean_text`: trimmed of surrounding
+whitespace, then refused if it holds anything that is not printable (control characters and
+so ANSI escapes, NUL, bidi overrides and other format characters, lone surrogates, line and
+paragraph separators) or is longer than its column. A JSON Lines row is a flat object of
+strings, numbers, booleans and nulls; any nesting (however deep) is a problem of that line,
+never a ``RecursionError``. Timestamps have one form, :data:`TIMESTAMP_FORM`, and dates one,
+``YYYY-MM-DD``.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from ledger.errors import InputError, LedgerError, Problem
 
 Parser = Callable[[str], Any]
+
+#: The longest text of a field whose column has no narrower bound (names, sources, notes).
+MAX_TEXT: Final = 256
+#: The one accepted timestamp form: ISO 8601 extended, with a "T" and an offset.
+TIMESTAMP_FORM: Final = "YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM"
+_TIMESTAMP_RE: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?[+-][0-9]{2}:[0-9]{2}"
+)
+_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ALLOWED_TEXT: Final = ("printable characters (no control characters or escapes, bidi "
+                        "overrides, format characters or surrogates)")
+
+
+def clean_text(text: str, limit: int | None = MAX_TEXT) -> str:
+    """``text`` trimmed, if it is printable and at most ``limit`` characters; else ValueError
+    saying what is allowed. The one normalisation of every text field of every reader.
+    ``limit=None``: the field's own parser bounds it (an amount names its largest value)."""
+    if not isinstance(text, str):
+        raise ValueError(f"a text value, got {type(text).__name__}")
+    text = text.strip()
+    if limit is not None and len(text) > limit:
+        raise ValueError(f"at most {limit} characters, got {len(text)}")
+    # str.isprintable is False for Cc (controls, ESC, NUL), Cf (bidi overrides U+202A..U+202E
+    # and U+2066..U+2069, zero-width characters), Cs (surrogates), Co, Cn, Zl, Zp and every
+    # space but U+0020: one C call for the usual ASCII identifier.
+    if not text.isprintable():
+        raise ValueError(f"{_ALLOWED_TEXT}, got {text!r}")
+    return text
+
+
+def parse_timestamp(text: str) -> dt.datetime:
+    """An aware timestamp in :data:`TIMESTAMP_FORM` exactly; ValueError naming the form."""
+    if isinstance(text, str) and _TIMESTAMP_RE.fullmatch(text):
+        try:
+            return dt.datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    shown = text if isinstance(text, str) else type(text).__name__
+    raise ValueError(f"a timestamp with its UTC offset, {TIMESTAMP_FORM} like "
+                     f"2025-03-03T09:15:00+08:00, got {shown!r}")
+
+
+def parse_date(text: str) -> dt.date:
+    """A date ``YYYY-MM-DD`` exactly (``date.fromisoformat`` also takes ``20250303``)."""
+    if isinstance(text, str) and _DATE_RE.fullmatch(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise ValueError(f"a date YYYY-MM-DD, got {text!r}")
+
+
+def date_window(around: dt.date, days: int) -> tuple[dt.date, dt.date]:
+    """The dates at most ``days`` from ``around``, clipped to the calendar's ends."""
+    lo = around.toordinal() - days
+    hi = around.toordinal() + days
+    return (dt.date.fromordinal(max(lo, dt.date.min.toordinal())),
+            dt.date.fromordinal(min(hi, dt.date.max.toordinal() - 1)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +95,7 @@ class Field:
     parse: Parser = str
     required: bool = False
     default: Any = None
+    limit: int = MAX_TEXT  # the column's length: longer text is refused, never cut
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +117,10 @@ def _literal(value: Any) -> str:
         return "false"
     if isinstance(value, str):
         return value
-    raise ValueError("expected a string, number or boolean")
+    raise ValueError(_FLAT)
+
+
+_FLAT: Final = "a flat JSON object: each value a string, number, boolean or null"
 
 
 def duplicate_columns(name: str, header: list[str]) -> list[Problem]:
@@ -156,7 +228,13 @@ def iter_raw(path: Path) -> Iterator[tuple[int, dict[str, str] | Problem]]:
             except StopIteration:
                 yield 1, Problem(name, 1, "header", "a header row")
                 return
+            except csv.Error as exc:  # a header over the csv module's field limit, say
+                yield 1, Problem(name, 1, "header", f"a CSV header row ({exc})")
+                return
             header = [h.strip() for h in header]
+            if not any(header):
+                yield 1, Problem(name, 1, "header", "a header row (the first line is blank)")
+                return
             for problem in duplicate_columns(name, header):
                 yield 1, problem
             yield 1, {"__header__": ",".join(header)}
@@ -184,6 +262,9 @@ def iter_raw(path: Path) -> Iterator[tuple[int, dict[str, str] | Problem]]:
                 except json.JSONDecodeError as exc:
                     yield line, Problem(name, line, "json", f"a JSON object ({exc.msg})")
                     continue
+                except RecursionError:  # the decoder's own depth check, deep below any row
+                    yield line, Problem(name, line, "json", _FLAT)
+                    continue
                 except _DuplicateKey as exc:
                     yield line, Problem(name, line, str(exc), "one value (duplicate field)")
                     continue
@@ -193,10 +274,15 @@ def iter_raw(path: Path) -> Iterator[tuple[int, dict[str, str] | Problem]]:
                 out: dict[str, str] = {}
                 bad = False
                 for key, value in obj.items():
+                    if not key.isprintable() or len(key) > MAX_TEXT:
+                        yield line, Problem(name, line, ascii(key)[1:-1][:MAX_TEXT],
+                                            f"a field name of {_ALLOWED_TEXT}")
+                        bad = True
+                        continue
                     try:
-                        out[str(key)] = _literal(value)
+                        out[key] = _literal(value)
                     except ValueError as exc:
-                        yield line, Problem(name, line, str(key), str(exc))
+                        yield line, Problem(name, line, key, str(exc))
                         bad = True
                 if not bad:
                     yield line, out
@@ -258,8 +344,12 @@ def _parse_row(
             ok = False
     out: dict[str, Any] = {}
     for f in schema.fields:
-        text = raw.get(f.name, "")
-        text = text.strip() if isinstance(text, str) else text
+        try:
+            text = clean_text(raw.get(f.name, ""), f.limit)
+        except ValueError as exc:
+            problems.append(Problem(name, line, f.name, str(exc)))
+            ok = False
+            continue
         if text == "":
             if f.required and f.name not in absent:
                 problems.append(Problem(name, line, f.name, "a value (required)"))

@@ -42,10 +42,20 @@ CURRENCIES: Final[dict[str, Currency]] = {
     )
 }
 
-# Plain decimal notation only: optional sign, digits, optional fraction. No exponent, no spaces,
-# no thousands separators; "1." and ".5" are refused too, as a back office would never send them.
-MAX_DIGITS: Final = 18  # minor units below 10**18 fit the database's signed 64-bit integers
-_AMOUNT_RE: Final = re.compile(r"([+-]?)([0-9]+)(?:\.([0-9]+))?")
+# Plain decimal notation only: an optional minus, ASCII digits, an optional fraction. No plus,
+# no exponent, no spaces, no thousands separators; "1." and ".5" are refused too, as a back
+# office would never send them.
+AMOUNT_GRAMMAR: Final = "-?[0-9]+(.[0-9]+)?, at most the currency's decimals"
+_AMOUNT_RE: Final = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
+# The bound of every amount and of every running total, currency total and position: at most 18
+# digits of minor units (9,999,999,999,999,999.99 of a two-decimal currency). Eighteen digits
+# fit the database's BIGINT with room to spare (2**63 - 1 is about 9.22e18), so the sum or
+# difference of any two bounded values (debits - credits, a total plus one more amount before
+# it is checked) never overflows, in Python, in SQLite or in PostgreSQL; and every value the
+# ledger holds can be printed by every report. Amounts over it are refused when parsed; the
+# poster rejects an entry that would take a currency's total over it (``balance_overflow``).
+MAX_DIGITS: Final = 18
+MAX_MINOR: Final = 10**MAX_DIGITS - 1
 
 
 def currency(code: str) -> Currency:
@@ -70,19 +80,38 @@ def parse_amount(text: str, code: str) -> int:
     whole, dot, frac = text.partition(".")
     if (
         dot and len(frac) == cur.minor_units and whole.isascii() and whole.isdigit()
-        and frac.isascii() and frac.isdigit()
+        and frac.isascii() and frac.isdigit() and len(whole) + len(frac) <= MAX_DIGITS
     ):
         return int(whole) * cur.scale + int(frac)
+    # Bounded before the regex and int(): a line of 4,300 digits is refused, not converted.
+    if len(text) > 2 * MAX_DIGITS + 2:
+        raise AmountError(f"at most {max_amount_text(cur.code)}, got {len(text)} characters")
     m = _AMOUNT_RE.fullmatch(text)
     if m is None:
-        raise AmountError(f"expected a decimal amount like 1234.50, got {text!r}")
+        raise AmountError(
+            f"expected a decimal amount like 1234.50 ({AMOUNT_GRAMMAR}), got {text!r}"
+        )
     sign, whole, frac = m.group(1), m.group(2), m.group(3) or ""
     if len(frac) > cur.minor_units:
         raise AmountError(
             f"{text!r} has {len(frac)} decimals; {cur.code} has {cur.minor_units}"
         )
+    if len(whole.lstrip("0")) + cur.minor_units > MAX_DIGITS:
+        raise AmountError(f"at most {max_amount_text(cur.code)}, got {text!r}")
     minor = int(whole) * cur.scale + (int(frac.ljust(cur.minor_units, "0")) if frac else 0)
     return -minor if sign == "-" else minor
+
+
+def max_amount_text(code: str) -> str:
+    """The largest amount of ``code`` the ledger holds, as text: ``"9999999999999999.99"``."""
+    return format_amount(MAX_MINOR, code)
+
+
+def check_bound(minor: int, code: str) -> int:
+    """``minor`` if its size is within :data:`MAX_MINOR`, else :class:`AmountError`."""
+    if -MAX_MINOR <= minor <= MAX_MINOR:
+        return minor
+    raise AmountError(f"at most {max_amount_text(code)} {code}, got {format_amount(minor, code)}")
 
 
 def format_amount(minor: int, code: str) -> str:
@@ -109,11 +138,15 @@ def from_decimal(value: Decimal, code: str) -> int:
     # In integers, not Decimal arithmetic: a context would round a value of more than 28 digits
     # before it could be refused.
     sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)  # finite
+    if not isinstance(exponent, int):  # unreachable for a finite value; mypy needs the int
+        raise AmountError(f"expected a finite amount, got {value}")
     shift = exponent + cur.minor_units
+    # Refused before int() or 10**shift: Decimal("1e999999") must not build a huge integer.
+    if any(digits) and len(digits) + shift > MAX_DIGITS:
+        raise AmountError(f"too large for an amount: at most {max_amount_text(code)} {code}")
+    if shift < -MAX_DIGITS - len(digits) and any(digits):
+        raise AmountError(f"{value} has more decimals than {cur.code}'s {cur.minor_units}")
     units = int("".join(map(str, digits)))
-    if units and len(digits) + shift > MAX_DIGITS:
-        raise AmountError(f"{value} is too large for an amount")
     if shift >= 0:
         minor: int = units * 10**shift
     else:
@@ -132,3 +165,19 @@ def from_money(money: Money) -> tuple[int, str]:
     """``Money`` as ``(minor units, currency code)``; over-precise amounts are refused."""
     code = money.currency.code
     return from_decimal(money.amount, code), code
+
+
+def group_digits(amount: str) -> str:
+    """An amount's text as people read it, thousands separated: ``"-1234567.89"`` ->
+    ``"-1,234,567.89"``. The text's digits are kept as they are (no rounding, no arithmetic);
+    what is not an amount's text raises ``ValueError``."""
+    m = _AMOUNT_TEXT.fullmatch(amount)
+    if m is None:
+        raise ValueError(f"not an amount: {amount!r}")
+    sign, whole, frac = m.groups()
+    head = len(whole) % 3 or 3  # grouped as text: no digit limit, nothing converted
+    grouped = whole[:head] + "".join(f",{whole[i:i + 3]}" for i in range(head, len(whole), 3))
+    return f"{sign}{grouped}{frac or ''}"
+
+
+_AMOUNT_TEXT = re.compile(r"([-+]?)([0-9]+)(\.[0-9]+)?")

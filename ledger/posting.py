@@ -9,6 +9,12 @@ SQLite) in chunks, and each touched account's running totals are updated once, w
 closes. Nothing is visible to others before the transaction commits, so a batch is all or
 nothing; the database's own constraints and triggers stand behind every check made here.
 
+**Bounds.** The poster keeps each currency's total of debits (which equals its total of
+credits and is at least any account's running total or any bank's position in it) and rejects
+an entry that would take it over ``ledger.money.MAX_MINOR`` (``balance_overflow``), and a leg
+over that bound by itself (``amount_too_large``: a conversion's bought amount, say), counting
+every earlier entry of the batch. So nothing the ledger stores or sums can overflow BIGINT.
+
 Memory stays flat in the size of a batch: entries are judged chunk by chunk (``lookup`` then
 ``begin_chunk``),
 and rows already flushed are found again by the database when a later chunk repeats an id.
@@ -52,7 +58,7 @@ from ledger.entries import (
 )
 from ledger.errors import IntegrityError, LedgerError
 from ledger.merkle import Frontier, MerkleError
-from ledger.money import format_amount
+from ledger.money import MAX_MINOR, format_amount, max_amount_text
 from ledger.records import entry_record, read_head, set_root
 
 T = TypeVar("T")
@@ -185,6 +191,14 @@ class Poster:
             raise IntegrityError(f"the ledger head's entries frontier is damaged ({exc}): "
                                  "run 'wmc audit verify'") from None
         self.first_seq = self.seq + 1
+        # Each currency's total of debits (= its total of credits), this batch's included: no
+        # account's running total, balance or position can exceed it, so bounding it by
+        # MAX_MINOR bounds them all (ledger.money.MAX_MINOR says why that bound).
+        self.totals: dict[str, int] = {
+            str(r[0]): int(r[1]) for r in conn.exec_driver_sql(
+                "SELECT currency, COALESCE(SUM(debits_posted), 0) FROM accounts GROUP BY currency"
+            )
+        }
         self.accounts: dict[str, AccountState] = {}
         self._missing_accounts: set[str] = set()
         self._existing: dict[str, str] = {}  # id -> digest, already in the database
@@ -381,7 +395,12 @@ class Poster:
                 )
             if type(amount) is not int or amount <= 0:
                 return Rejection("amount_must_be_positive", f"amount {amount!r} is not > 0")
+            if amount > MAX_MINOR:
+                return self._too_large(amount, currency)
             legs.append((debit, credit, amount, currency, leg_vd or value_date, reference))
+        overflow = self._overflow(legs)
+        if overflow is not None:
+            return overflow
         if len(legs) == 1:
             # The common case: a debit lowers a guarded credit-normal account, a credit lowers
             # a guarded debit-normal one; nothing else can overdraw.
@@ -435,6 +454,38 @@ class Poster:
         return text_
 
     @staticmethod
+    def _too_large(amount: int, currency: str) -> Rejection:
+        return Rejection(
+            "amount_too_large",
+            f"amount {format_amount(amount, currency)} {currency} is over the ledger's bound: "
+            f"at most {max_amount_text(currency)}",
+        )
+
+    def _overflow(self, legs: Sequence[tuple[Any, ...]]) -> Rejection | None:
+        """``balance_overflow`` if the legs would take a currency's total over MAX_MINOR."""
+        totals = self.totals
+        if len(legs) == 1:
+            currency, amount = legs[0][3], legs[0][2]
+            if totals.get(currency, 0) + amount <= MAX_MINOR:
+                return None
+            return self._overflowing(currency, amount)
+        added: dict[str, int] = {}
+        for leg in legs:
+            added[leg[3]] = added.get(leg[3], 0) + leg[2]
+        for currency, amount in added.items():
+            if totals.get(currency, 0) + amount > MAX_MINOR:
+                return self._overflowing(currency, amount)
+        return None
+
+    def _overflowing(self, currency: str, amount: int) -> Rejection:
+        return Rejection(
+            "balance_overflow",
+            f"{format_amount(amount, currency)} {currency} more would take the ledger's "
+            f"{currency} total of {format_amount(self.totals.get(currency, 0), currency)} "
+            f"over its bound of {max_amount_text(currency)}",
+        )
+
+    @staticmethod
     def _insufficient(acc: AccountState, needed: int) -> Rejection:
         return Rejection(
             "insufficient_funds",
@@ -465,9 +516,11 @@ class Poster:
         rows = self._transfer_rows
         first = tid = self.transfer_id + 1
         vd_text = self._date_text
+        totals = self.totals
         for debit, credit, amount, currency, value_date, reference in prepared.legs:
             debit.debits += amount
             credit.credits += amount
+            totals[currency] = totals.get(currency, 0) + amount
             rows.append((tid, seq, debit.id, credit.id, amount, currency,
                          vd_text.get(value_date) or self._date(value_date), reference))
             tid += 1
@@ -511,6 +564,10 @@ class Poster:
             )
         if type(amount) is not int or amount <= 0:
             return Rejection("amount_must_be_positive", f"amount {amount!r} is not > 0")
+        if amount > MAX_MINOR:
+            return self._too_large(amount, currency)
+        if self.totals.get(currency, 0) + amount > MAX_MINOR:
+            return self._overflowing(currency, amount)
         if debit.guarded and not debit.debit_normal and debit.credits - debit.debits < amount:
             return self._insufficient(debit, amount)
         if credit.guarded and credit.debit_normal and credit.debits - credit.credits < amount:
@@ -530,6 +587,7 @@ class Poster:
         vd = self._date_text.get(value_date) or self._date(value_date)
         debit.debits += amount
         credit.credits += amount
+        self.totals[currency] = self.totals.get(currency, 0) + amount
         record = entry_record(seq, entry_id, kind, vd, self.batch_id, self.posted_at, None, None,
                               digest, ((tid, debit.code, credit.code, amount, currency, vd,
                                         reference),))

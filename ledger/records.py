@@ -10,9 +10,10 @@ stored ``hash`` column of a row is its leaf, hex. The ledger's **root** is
 writer extends the trees without reading them.
 
 **Encoding, version 1.** A record is text: a tag (``wmc1:entry;``, ``wmc1:event;``) then every
-field as a netstring, ``<length in code points>:<text>``, or ``~`` for a null; integers as their
-decimal text. Each field says where it ends, so no content (a reference holding separators, a
-newline, anything) can move a boundary: two different records never encode alike. The text is
+field in turn: a text as a netstring, ``<length in code points>:<text>``; an integer as its
+decimal digits closed by ``;``; a null as ``~``. Each field says where it ends, so no content
+(a reference holding separators, a newline, anything) can move a boundary: two different records
+never encode alike. The text is
 hashed as UTF-8, lone surrogates passed through, so that encoding never fails.
 
 **Coverage.** A reference table declares what of it is covered (:class:`Covered`) next to its
@@ -68,27 +69,31 @@ def entry_record(seq: int, entry_id: str, kind: str, value_date: str, batch_id: 
                  posted_at: str, reverses: int | None, meta: str | None, digest: str,
                  legs: Sequence[LegRecord]) -> str:
     """The encoding of a posted entry and its transfers: every stored column, the accounts by
-    code. (Written out field by field, not through :func:`ns`: it runs once per entry posted.)"""
-    s, n = str(seq), str(len(legs))
-    text = (f"{ENTRY_TAG}{len(s)}:{s}{len(entry_id)}:{entry_id}{len(kind)}:{kind}"
-            f"{len(value_date)}:{value_date}{ns(batch_id)}{len(posted_at)}:{posted_at}"
-            f"{ns(reverses)}{ns(meta)}{len(digest)}:{digest}{len(n)}:{n}")
+    code. Integers are their decimal digits closed by ``;`` (no digit is a ``;``), texts
+    netstrings, nulls ``~``. Written out field by field: it runs once per entry posted."""
+    text = (f"{ENTRY_TAG}{seq};{len(entry_id)}:{entry_id}{len(kind)}:{kind}"
+            f"{len(value_date)}:{value_date}"
+            f"{NULL if batch_id is None else f'{len(batch_id)}:{batch_id}'}"
+            f"{len(posted_at)}:{posted_at}{NULL if reverses is None else f'{reverses};'}"
+            f"{NULL if meta is None else f'{len(meta)}:{meta}'}{len(digest)}:{digest}"
+            f"{len(legs)};")
     for tid, debit, credit, amount, currency, vd, reference in legs:
-        t, a = str(tid), str(amount)
-        text += (f"{len(t)}:{t}{len(debit)}:{debit}{len(credit)}:{credit}{len(a)}:{a}"
-                 f"{len(currency)}:{currency}{len(vd)}:{vd}{ns(reference)}")
+        text += (f"{tid};{len(debit)}:{debit}{len(credit)}:{credit}{amount};"
+                 f"{len(currency)}:{currency}{len(vd)}:{vd}"
+                 f"{NULL if reference is None else f'{len(reference)}:{reference}'}")
     return text
 
 
 def event_record(seq: int, kind: str, subject: str, body: str, recorded_at: str,
                  recorded_by: str) -> str:
-    return "".join((EVENT_TAG, ns(seq), ns(kind), ns(subject), ns(body), ns(recorded_at),
+    return "".join((EVENT_TAG, f"{seq};", ns(kind), ns(subject), ns(body), ns(recorded_at),
                     ns(recorded_by)))
 
 
 def decode_record(record: bytes) -> dict[str, Any]:
     """The fields of an encoded record, by name (for people reading a proof)."""
     s = record.decode("utf-8", "surrogatepass")
+    names: tuple[str, ...]
     if s.startswith(ENTRY_TAG):
         tag, names = "entry", ("seq", "id", "kind", "value_date", "batch_id", "posted_at",
                                "reverses", "meta", "digest", "transfers")
@@ -110,16 +115,24 @@ def decode_record(record: bytes) -> dict[str, Any]:
 
 
 def _netstrings(s: str) -> Iterator[str | None]:
+    """The fields of an encoding: ``~``, ``<digits>;`` (an integer, as its text) or
+    ``<length>:<text>``."""
     i = 0
     while i < len(s):
         if s[i] == NULL:
             yield None
             i += 1
             continue
-        colon = s.index(":", i)
-        n = int(s[i:colon])
-        yield s[colon + 1:colon + 1 + n]
-        i = colon + 1 + n
+        j = i
+        while s[j] not in ":;":
+            j += 1
+        if s[j] == ";":
+            yield s[i:j]
+            i = j + 1
+            continue
+        n = int(s[i:j])
+        yield s[j + 1:j + 1 + n]
+        i = j + 1 + n
 
 
 def ledger_root(entries_root: bytes, events_root: bytes) -> bytes:

@@ -20,7 +20,7 @@ from ledger.errors import ConflictError, InputError, NotFound, Problem
 from ledger.files import Field, Schema, one_of, parse_bool, read_rows
 from ledger.money import currency
 from ledger.records import record_rows
-from ledger.schema import ACCOUNT_TYPES, MARKETS, Account, Bank
+from ledger.schema import ACCOUNT_LENGTH, ACCOUNT_TYPES, BANK_ID_LENGTH, MARKETS, Account, Bank
 
 
 def _currency(text: str) -> str:
@@ -28,14 +28,14 @@ def _currency(text: str) -> str:
 
 
 BANK_SCHEMA = Schema((
-    Field("bank_id", required=True),
+    Field("bank_id", required=True, limit=BANK_ID_LENGTH),
     Field("name", required=True),
     Field("market", one_of(*MARKETS), required=True),
 ))
 
 ACCOUNT_SCHEMA = Schema((
-    Field("account", required=True),
-    Field("bank_id", required=True),
+    Field("account", required=True, limit=ACCOUNT_LENGTH),
+    Field("bank_id", required=True, limit=BANK_ID_LENGTH),
     Field("type", one_of(*ACCOUNT_TYPES), required=True),
     Field("currency", _currency, required=True),
     Field("name", default=""),

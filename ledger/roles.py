@@ -61,6 +61,7 @@ PRIVILEGES: Final[Mapping[str, Grant | None]] = {
     "batch_positions": APPEND_ONLY,
     "batch_obligations": APPEND_ONLY,
     "batch_moved_dates": APPEND_ONLY,
+    "batch_duplicates": APPEND_ONLY,
     "rejected_instructions": APPEND_ONLY,
     "fx_revaluations": APPEND_ONLY,
     # The rows that must move, and only in the columns that move.

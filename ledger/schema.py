@@ -43,6 +43,12 @@ NAMING = {
 ACCOUNT_TYPES = ("asset", "liability", "equity", "income", "expense")
 DEBIT_NORMAL_TYPES = ("asset", "expense")
 MARKETS = ("MO", "HK", "CN")
+#: Column lengths of identifiers, which the readers enforce (``ledger.files.Field.limit``):
+#: account codes, entry ids and references; bank ids; other keys (investors, products, books).
+ACCOUNT_LENGTH = 128
+ENTRY_ID_LENGTH = 128
+BANK_ID_LENGTH = 64
+KEY_LENGTH = 64
 CURRENCY_CODES = ("MOP", "HKD", "CNY", "USD")
 
 
@@ -62,7 +68,7 @@ class Bank(Base):
     __tablename__ = "banks"
     __table_args__ = (CheckConstraint(_in("market", MARKETS), name="market"),)
 
-    bank_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bank_id: Mapped[str] = mapped_column(String(BANK_ID_LENGTH), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     market: Mapped[str] = mapped_column(String(2))
 
@@ -82,7 +88,7 @@ class Account(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    code: Mapped[str] = mapped_column(String(128), unique=True)
+    code: Mapped[str] = mapped_column(String(ACCOUNT_LENGTH), unique=True)
     bank_id: Mapped[str] = mapped_column(ForeignKey("banks.bank_id"))
     type: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
@@ -99,7 +105,7 @@ class Entry(Base):
     __tablename__ = "entries"
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
-    id: Mapped[str] = mapped_column(String(128), unique=True)
+    id: Mapped[str] = mapped_column(String(ENTRY_ID_LENGTH), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
     value_date: Mapped[dt.date] = mapped_column(Date)
     batch_id: Mapped[str | None] = mapped_column(String(64))
@@ -129,7 +135,7 @@ class Transfer(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     value_date: Mapped[dt.date] = mapped_column(Date)
-    reference: Mapped[str | None] = mapped_column(String(128))
+    reference: Mapped[str | None] = mapped_column(String(ENTRY_ID_LENGTH))
 
 
 class Event(Base):

@@ -1,7 +1,8 @@
 """Stored batches read back: ``wmc settle show`` prints the same report the run printed.
 
-The report is rebuilt from the batch's rows (counts, rejections, positions, obligations) and
-from the ledger's own entries of the batch (gross payments), so the two cannot disagree.
+The report is rebuilt from the batch's rows (counts, rejections, duplicates, positions,
+obligations) and from the ledger's own entries of the batch (gross payments), so the two cannot
+disagree.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import Connection, text
 from ledger.errors import NotFound
 from settlement.engine import gross_payments
 from settlement.netting import Obligation, Position
-from settlement.report import BatchReport, MovedDate, RejectionRow
+from settlement.report import BatchReport, DuplicateRow, MovedDate, RejectionRow
 
 
 def load_report(conn: Connection, batch_id: str) -> BatchReport:
@@ -45,6 +46,11 @@ def load_report(conn: Connection, batch_id: str) -> BatchReport:
             "SELECT instruction_id, market, requested, value_date, reason FROM batch_moved_dates "
             "WHERE batch_id = :b ORDER BY position"), {"b": batch_id})
     )
+    duplicates = tuple(
+        DuplicateRow(r[0], int(r[1]), r[2], r[3], r[4]) for r in conn.execute(text(
+            "SELECT instruction_id, line, of_status, of_batch_id, of_code FROM batch_duplicates "
+            "WHERE batch_id = :b ORDER BY line"), {"b": batch_id})
+    )
     return BatchReport(
         batch_id=batch_id, file_name=row[0], file_sha256=row[1], instructions=int(row[2]),
         accepted=int(row[3]), rejected=int(row[4]), duplicates=int(row[5]),
@@ -52,6 +58,7 @@ def load_report(conn: Connection, batch_id: str) -> BatchReport:
         gross_payments=tuple(gross_payments(conn, int(row[7]), int(row[8]))),
         moved_dates=moved,
         seconds=float(row[6]),
+        duplicates_detail=duplicates,
     )
 
 

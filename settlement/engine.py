@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from itertools import islice
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from sqlalchemy import Connection, Engine, text
@@ -38,6 +38,7 @@ from sqlalchemy import Connection, Engine, text
 from fx.book import BookRates, FastRate, RateBook
 from fx.booking import (
     CONVERSION_ROLES,
+    ROLES,
     conversion_legs,
     fx_account,
     open_fx_accounts,
@@ -54,7 +55,7 @@ from ledger.refdata import ensure_accounts
 from settlement.calendars import MARKET_TZ, Calendar, build_calendar, read_day_overrides
 from settlement.instructions import Instruction, read_instructions
 from settlement.netting import NettingAccumulator
-from settlement.report import BatchReport, GrossPayment, MovedDate, RejectionRow
+from settlement.report import BatchReport, DuplicateRow, GrossPayment, MovedDate, RejectionRow
 from settlement.rules import Link, ProductInfo, QuotaBook, QuotaLimits, Scheme
 from settlement.settings import Settings, load_settings
 
@@ -70,7 +71,8 @@ GROSS_KINDS = ("remit", "repatriate")
 _ID = attrgetter("instruction_id")
 _DEBIT, _CREDIT = attrgetter("debit_account"), attrgetter("credit_account")
 # A chunk with its ids, and the lookups started for it: earlier rejections, stored ids, accounts.
-_Ahead = tuple[list[Instruction], list[str], Future[dict[str, tuple[str, str]]], Future[Lookup]]
+_Rejected = dict[str, tuple[str, str, str]]  # id -> (digest, code, batch) of earlier batches
+_Ahead = tuple[list[Instruction], list[str], Future[_Rejected], Future[Lookup]]
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
 #: What a batch writes beside its row, covered by the events log a batch at a time.
 BATCH_TABLES = ("batch_rejections", "rejected_instructions", "batch_positions",
@@ -79,7 +81,17 @@ BATCH_TABLES = ("batch_rejections", "rejected_instructions", "batch_positions",
 
 def transit_account(bank_id: str, currency: str) -> str:
     """Where a leg waits when the two markets' value dates differ (documented in the README)."""
-    return f"{bank_id}:TRANSIT:{currency}"
+    return f"{bank_id}:{TRANSIT}:{currency}"
+
+
+TRANSIT: Final = "TRANSIT"
+
+
+def opened_by_ledger(code: str) -> bool:
+    """Whether ``code`` names an account the ledger opens itself (a bank's FX accounts, see
+    :mod:`fx.booking`, and its transit accounts): ``{bank}:{ROLE}:{CUR}``."""
+    parts = code.split(":")
+    return len(parts) == 3 and (parts[1] in ROLES or parts[1] == TRANSIT)
 
 
 class AtomicRollback(BatchRolledBack):
@@ -216,7 +228,7 @@ class _Batch:
         self.sha = sha
         self.settings = settings
         self.options = options
-        now = (options.clock or (lambda: dt.datetime.now(MARKET_TZ)))()
+        self.now = now = (options.clock or (lambda: dt.datetime.now(MARKET_TZ)))()
         self.posted_at = now.isoformat()
         self.problems: list[Problem] = []
         self.rejections: list[RejectionRow] = []
@@ -224,8 +236,11 @@ class _Batch:
         self._moving: list[MovedDate] = []  # the instruction being judged
         self.netting = NettingAccumulator()
         # Rejected ids: those of earlier batches (fetched per chunk) and this batch's own.
-        self.rejected_before: dict[str, tuple[str, str]] = {}
-        self.rejected_now: dict[str, tuple[str, str]] = {}
+        self.rejected_before: _Rejected = {}
+        self.rejected_now: dict[str, tuple[str, str]] = {}  # id -> digest, code
+        # Instructions counted as duplicates: of rejections, complete; of posted entries, the
+        # batch they were posted in is found after the run (_duplicates_found).
+        self.duplicate_rows: list[DuplicateRow] = []
         self.count = self.accepted = self.duplicates = 0
         self._maybe_seen: set[str] = set()  # ids of the chunk that may have been seen before
         # The chunk that follows, with its lookups started (see _begin_chunk).
@@ -301,7 +316,9 @@ class _Batch:
             self._load_reference()
             progress = self.options.progress
             size = CHUNK_POSTGRES if is_postgres(conn) else CHUNK
-            for chunk, following in _chunks(read_instructions(self.path, self.problems), size):
+            read = read_instructions(self.path, self.problems, now=self.now,
+                                     window_days=self.settings.input.value_date_window_days)
+            for chunk, following in _chunks(read, size):
                 self.count += len(chunk)
                 if not following:
                     # What is left to write after the last instruction is written in the
@@ -316,20 +333,21 @@ class _Batch:
             if self.problems:
                 raise InputError(self.problems)
             poster.close()
+        self._duplicates_found()
         self._write_quota()
         report = self._report(time.perf_counter() - t0)
         if self.options.atomic and self.rejections:
             # Rolled back: the report must carry its gross payments before they are gone.
-            raise AtomicRollback(replace(report, gross_payments=tuple(
+            raise AtomicRollback(replace(report, committed=False, gross_payments=tuple(
                 gross_payments(self.conn, self.poster.first_seq, self.poster.seq))))
         self._store(report)
         return report
 
-    def _select_rejected(self, ids: list[str]) -> dict[str, tuple[str, str]]:
-        """Of ``ids``, those rejected by earlier batches: id -> (digest, code)."""
-        return {r[0]: (r[1], r[2]) for r in rows_where_in(
-            self.conn, "rejected_instructions", "instruction_id, digest, code", "instruction_id",
-            ids)}
+    def _select_rejected(self, ids: list[str]) -> _Rejected:
+        """Of ``ids``, those rejected by earlier batches: id -> (digest, code, batch)."""
+        return {r[0]: (r[1], r[2], r[3]) for r in rows_where_in(
+            self.conn, "rejected_instructions", "instruction_id, digest, code, batch_id",
+            "instruction_id", ids)}
 
     def _reject(self, ins: Instruction, code: str, message: str, *, first: bool = True) -> None:
         self.rejections.append(RejectionRow(ins.instruction_id, ins.line, code, message))
@@ -370,17 +388,22 @@ class _Batch:
         iid = ins.instruction_id
         dup = self.poster.check_duplicate(iid, ins.digest)
         if dup is None:
-            earlier = self.rejected_now.get(iid) or self.rejected_before.get(iid)
+            now = self.rejected_now.get(iid)
+            earlier = (*now, self.batch_id) if now else self.rejected_before.get(iid)
             if earlier is None:
                 return False
             if earlier[0] == ins.digest:
-                self.duplicates += 1  # judged before: its rejection stands
+                # Judged before: its rejection stands (the README's re-sending policy).
+                self.duplicates += 1
+                self.duplicate_rows.append(
+                    DuplicateRow(iid, ins.line, "rejected", earlier[2], earlier[1]))
             else:
                 self._reject(ins, "exists_with_different_content",
                              f"instruction {iid!r} was judged before with other content "
                              f"(rejected: {earlier[1]})", first=False)
         elif dup.code == DUPLICATE:
             self.duplicates += 1
+            self.duplicate_rows.append(DuplicateRow(iid, ins.line, "posted", None))
         else:
             self._reject(ins, dup.code, dup.message, first=False)
         return True
@@ -609,6 +632,19 @@ class _Batch:
                 [(used, d) for d, used in sorted(quota.aggregate.items())],
             )
 
+    def _duplicates_found(self) -> None:
+        """Name the batch each duplicate of a posted entry was posted in (every entry of this
+        batch is written by now, so one lookup by id finds them all)."""
+        posted = [d.instruction_id for d in self.duplicate_rows if d.of_status == "posted"]
+        if not posted:
+            return
+        batch_of = {r[0]: r[1] for r in rows_where_in(self.conn, "entries", "id, batch_id",
+                                                      "id", sorted(set(posted)))}
+        self.duplicate_rows = [
+            replace(d, of_batch=batch_of.get(d.instruction_id)) if d.of_status == "posted" else d
+            for d in self.duplicate_rows
+        ]
+
     def _report(self, seconds: float) -> BatchReport:
         return BatchReport(
             batch_id=self.batch_id, file_name=str(self.path), file_sha256=self.sha,
@@ -618,6 +654,7 @@ class _Batch:
             obligations=tuple(self.netting.obligations()),
             gross_payments=(),  # read back after the commit, when asked for: see settle_file
             moved_dates=tuple(self.moved), seconds=seconds,
+            duplicates_detail=tuple(self.duplicate_rows),
         )
 
     def _store(self, report: BatchReport) -> None:
@@ -645,6 +682,13 @@ class _Batch:
                 f"VALUES ({m}, {m}, {m}, {m})",
                 [(iid, digest, report.batch_id, code)
                  for iid, (digest, code) in self.rejected_now.items()],
+            )
+        if report.duplicates_detail:
+            conn.exec_driver_sql(
+                "INSERT INTO batch_duplicates (batch_id, line, instruction_id, of_status, "
+                f"of_batch_id, of_code) VALUES ({m}, {m}, {m}, {m}, {m}, {m})",
+                [(report.batch_id, d.line, d.instruction_id, d.of_status, d.of_batch, d.of_code)
+                 for d in report.duplicates_detail],
             )
         if report.positions:
             conn.exec_driver_sql(

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ledger.errors import InputError
+from ledger.money import group_digits
 
 __all__ = ["render_batch_html"]
 
@@ -140,8 +141,8 @@ def _format_scaled(n: int, decimals: int) -> str:
     """An integer of ``10**-decimals`` units as a grouped decimal string: ``-1,234.50``."""
     sign = "-" if n < 0 else ""
     whole, frac = divmod(abs(n), 10**decimals)
-    text = f"{whole:,}"
-    return f"{sign}{text}.{frac:0{decimals}d}" if decimals else f"{sign}{text}"
+    plain = f"{sign}{whole}.{frac:0{decimals}d}" if decimals else f"{sign}{whole}"
+    return group_digits(plain)  # the one rule for amounts people read (CLI, demo, HTML)
 
 
 def _group(a: _Amount) -> str:

@@ -5,6 +5,12 @@ Pure: reads a file, touches no database. Every value that does not parse becomes
 file if there is any. Amounts become ``int`` minor units (``"10.005"`` MOP is a problem, never a
 truncation), dates ``date``, rates ``Decimal``; no float is made, JSON numbers included. Each
 instruction carries a SHA-256 digest of its canonical content: its idempotency fingerprint.
+
+Every field is trimmed and checked as reference data is (``ledger.files.clean_text``: printable,
+at most its column's length); ``submitted_at`` has the one timestamp form
+(``ledger.files.TIMESTAMP_FORM``); and given a batch's time and a window of days
+(``input.value_date_window_days``), a value date or submission time outside the window is a
+problem of its line, so no date near the calendar's ends ever reaches the date arithmetic.
 """
 
 from __future__ import annotations
@@ -20,15 +26,31 @@ from pathlib import Path
 from typing import Final
 
 from ledger.errors import InputError, LedgerError, Problem
-from ledger.files import CsvReader, duplicate_columns, iter_raw, undecodable_lines
+from ledger.files import (
+    CsvReader,
+    clean_text,
+    date_window,
+    duplicate_columns,
+    iter_raw,
+    parse_date,
+    parse_timestamp,
+    undecodable_lines,
+)
 from ledger.money import CURRENCIES, parse_amount
+from ledger.schema import ACCOUNT_LENGTH, ENTRY_ID_LENGTH, KEY_LENGTH
 
 KINDS: Final = ("transfer", "remit", "repatriate", "convert", "subscribe", "redeem", "fee")
 REQUIRED: Final = ("instruction_id", "kind", "debit_account", "credit_account", "amount",
                    "currency", "value_date")
 OPTIONAL: Final = ("investor_id", "product", "rate", "book", "reference", "submitted_at")
 COLUMNS: Final = REQUIRED + OPTIONAL
-_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The longest text of each column, in COLUMNS order: the database column's length for an
+# identifier; the others are bounded by their own grammar (kinds, currencies, amounts, dates,
+# rates, timestamps), so 64 only keeps a message about them short; an amount's message names
+# its largest value instead.
+LIMITS: Final = (ENTRY_ID_LENGTH, 64, ACCOUNT_LENGTH, ACCOUNT_LENGTH, None, 64, 64, KEY_LENGTH,
+                 KEY_LENGTH, 64, KEY_LENGTH, ENTRY_ID_LENGTH, 64)
+_LONGEST: Final = min(ENTRY_ID_LENGTH, ACCOUNT_LENGTH)
 _RATE_RE: Final = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,28})?")
 
 
@@ -83,18 +105,62 @@ class Instruction:
 class _Parser:
     """Turns raw field texts into Instructions; caches dates, which repeat across a file."""
 
-    def __init__(self, name: str, problems: list[Problem]) -> None:
+    def __init__(self, name: str, problems: list[Problem], now: dt.datetime | None = None,
+                 window_days: int | None = None) -> None:
         self.name = name
         self.problems = problems
         self._dates: dict[str, dt.date] = {}
+        self._now = now
+        self._window: tuple[dt.date, dt.date] | None = None
+        if now is not None and window_days is not None:
+            self._window = date_window(now.date(), window_days)
+            self._window_days = window_days
+            self._span = dt.timedelta(days=window_days)
 
     def _bad(self, line: int, field: str, expected: str) -> None:
         self.problems.append(Problem(self.name, line, field, expected))
 
+    def _clean(self, line: int, v: Sequence[str]) -> Sequence[str] | None:
+        """The row's texts trimmed and checked (``clean_text``), or None with its problems."""
+        joined = "".join(v)
+        # The usual row, in a few C calls: printable, so its only whitespace can be U+0020,
+        # and there is none (nothing to trim); ids, accounts and references within 128 (at
+        # once when the whole row is), investor, product and book within 64. The other
+        # fields' grammars bound them.
+        if (joined.isprintable() and " " not in joined
+                and (len(joined) <= _LONGEST or (
+                    len(v[0]) <= ENTRY_ID_LENGTH and len(v[2]) <= ACCOUNT_LENGTH
+                    and len(v[3]) <= ACCOUNT_LENGTH and len(v[11]) <= ENTRY_ID_LENGTH))
+                and len(v[7]) <= KEY_LENGTH and len(v[8]) <= KEY_LENGTH
+                and len(v[10]) <= KEY_LENGTH):
+            return v
+        out: list[str] = []
+        ok = True
+        limit: int | None
+        for col, text, limit in zip(COLUMNS, v, LIMITS, strict=True):
+            try:
+                out.append(clean_text(text, limit))
+            except ValueError as exc:
+                self._bad(line, col, str(exc))
+                ok = False
+        return out if ok else None
+
+    def _outside(self, day: dt.date) -> bool:
+        window = self._window
+        return window is not None and not window[0] <= day <= window[1]
+
+    def _window_text(self) -> str:
+        lo, hi = self._window or (dt.date.min, dt.date.max)
+        return (f"within {self._window_days} days of the batch's date "
+                f"({lo.isoformat()} to {hi.isoformat()}; setting input.value_date_window_days)")
+
     def parse(self, line: int, v: Sequence[str]) -> Instruction | None:
         """Parse one row given as its 13 texts in :data:`COLUMNS` order ("" when absent)."""
+        cleaned = self._clean(line, v)
+        if cleaned is None:
+            return None
         (iid, kind, debit, credit, amount_text, currency, vd_text, investor, product, rate_text,
-         book, reference, submitted_text) = v
+         book, reference, submitted_text) = cleaned
         if not (iid and kind and debit and credit and amount_text and currency and vd_text):
             for col, value in zip(REQUIRED, v, strict=False):
                 if not value:
@@ -121,12 +187,17 @@ class _Parser:
         value_date = self._dates.get(vd_text)
         if value_date is None:
             try:
-                if not _DATE_RE.fullmatch(vd_text):
-                    raise ValueError
-                value_date = self._dates[vd_text] = dt.date.fromisoformat(vd_text)
-            except ValueError:
-                self._bad(line, "value_date", f"a date YYYY-MM-DD, got {vd_text!r}")
+                value_date = parse_date(vd_text)
+            except ValueError as exc:
+                self._bad(line, "value_date", str(exc))
                 ok = False
+            else:
+                if self._outside(value_date):
+                    self._bad(line, "value_date", f"a date {self._window_text()}, got {vd_text!r}")
+                    value_date = None
+                    ok = False
+                else:
+                    self._dates[vd_text] = value_date
         rate = None
         if rate_text:
             if _RATE_RE.fullmatch(rate_text) and Decimal(rate_text) > 0:
@@ -137,14 +208,16 @@ class _Parser:
         submitted_at = None
         if submitted_text:
             try:
-                submitted_at = dt.datetime.fromisoformat(submitted_text)
-                if submitted_at.tzinfo is None:
-                    raise ValueError
-            except ValueError:
-                self._bad(line, "submitted_at",
-                          f"an ISO 8601 timestamp with offset like 2025-03-03T09:15:00+08:00, "
-                          f"got {submitted_text!r}")
+                submitted_at = parse_timestamp(submitted_text)
+            except ValueError as exc:
+                self._bad(line, "submitted_at", str(exc))
                 ok = False
+            else:
+                if self._now is not None and self._window is not None and (
+                        abs(submitted_at - self._now) > self._span):
+                    self._bad(line, "submitted_at",
+                              f"a time {self._window_text()}, got {submitted_text!r}")
+                    ok = False
         if not ok or value_date is None:
             return None
         canonical = (
@@ -163,17 +236,21 @@ def text_of(day: dt.date) -> str:
     return day.isoformat()
 
 
-def read_instructions(path: str | Path, problems: list[Problem]) -> Iterator[Instruction]:
+def read_instructions(
+    path: str | Path, problems: list[Problem], *, now: dt.datetime | None = None,
+    window_days: int | None = None,
+) -> Iterator[Instruction]:
     """Stream the instructions of a ``.csv`` or ``.jsonl`` file.
 
     Rows with a problem are skipped and their problems appended to ``problems``; the caller
-    refuses the file if there is any.
+    refuses the file if there is any. Given the batch's time ``now`` and ``window_days``, a
+    value date or a ``submitted_at`` more than that many days from it is a problem.
     """
     path = Path(path)
     name = str(path)
     if not path.is_file():
         raise InputError([Problem(name, 0, "file", "an existing, readable file")])
-    parser = _Parser(name, problems)
+    parser = _Parser(name, problems, now, window_days)
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
@@ -189,7 +266,11 @@ def read_instructions(path: str | Path, problems: list[Problem]) -> Iterator[Ins
 def _read_csv(path: Path, parser: _Parser) -> Iterator[Instruction]:
     with path.open(newline="", encoding="utf-8-sig") as fh:  # a BOM is not a column name
         reader = CsvReader(fh)
-        header = [h.strip() for h in next(reader, [])]
+        try:
+            header = [h.strip() for h in next(reader, [])]
+        except csv.Error as exc:  # a header over the csv module's field limit, say
+            parser._bad(1, "header", f"a CSV header row ({exc})")
+            return
         if not header:
             parser._bad(1, "header", "a header row")
             return
@@ -239,6 +320,6 @@ def _read_jsonl(path: Path, parser: _Parser) -> Iterator[Instruction]:
         for key in unknown:
             parser._bad(line, key, "no such field (unknown field)")
         if not unknown:
-            ins = parser.parse(line, tuple(raw.get(c, "").strip() for c in COLUMNS))
+            ins = parser.parse(line, tuple(raw.get(c, "") for c in COLUMNS))
             if ins is not None:
                 yield ins

@@ -222,6 +222,14 @@ def statement_period(statement: Statement) -> tuple[date, date]:
     return opening + timedelta(days=1), closing
 
 
+def is_statement_of(statement_account: str, account: str,
+                    settings: ReconciliationSettings) -> bool:
+    """Whether a statement of ``statement_account`` is the statement of ledger ``account``:
+    the same code, or mapped to it by the settings."""
+    mapped = settings.statement_account_of(statement_account)
+    return account == (statement_account if mapped is None else mapped)
+
+
 def reconcile_statement(
     conn: Connection,
     source: str | os.PathLike[str] | bytes,
@@ -229,8 +237,13 @@ def reconcile_statement(
     account: str,
     settings: ReconciliationSettings | None = None,
     name: str | None = None,
+    force: bool = False,
 ) -> AccountReconciliation:
     """Read a camt.053 or MT940 statement and reconcile it against ledger account ``account``.
+
+    The statement must be ``account``'s: its account id (camt ``Acct/Id``, MT940 ``:25:``) is
+    ``account``'s code, or mapped to it by ``settings.statement_accounts``; else
+    :class:`~ledger.errors.InputError` names both, unless ``force``.
 
     ``source`` is a path or the file's bytes; ``name`` names it in messages (default: the path).
     ``settings`` default to the packaged defaults (``settings.default.toml``). Raises
@@ -245,6 +258,15 @@ def reconcile_statement(
         source, name=name, cnh_as_cny=settings.cnh_as_cny, max_bytes=settings.statement_max_bytes
     )
     file_name = statement.source or "<statement>"
+    if not force and not is_statement_of(statement.account, acc.code, settings):
+        mapped = settings.statement_account_of(statement.account)
+        raise InputError([Problem(
+            file_name, 0, "account",
+            f"a statement of ledger account {acc.code!r}, got one of account "
+            f"{statement.account!r}"
+            + (f" (mapped to {mapped!r} by reconciliation.statement_accounts)" if mapped else
+               ": map it in the settings (reconciliation.statement_accounts) or use --force"),
+        )])
     if statement.currency != acc.currency:
         raise InputError(
             [

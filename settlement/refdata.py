@@ -18,7 +18,7 @@ from ledger.errors import InputError, Problem
 from ledger.files import Field, Schema, one_of
 from ledger.money import currency
 from ledger.refdata import LoadResult, read_file, upsert_rows
-from ledger.schema import Account, Bank
+from ledger.schema import ACCOUNT_LENGTH, KEY_LENGTH, Account, Bank
 from settlement.schema import Investor, Product
 
 DIRECTIONS = ("southbound", "northbound")
@@ -28,19 +28,19 @@ RISKS = ("R1", "R2", "R3", "R4", "R5")
 MAX_RISK = {"northbound": "R4", "southbound": "R5"}
 
 INVESTOR_SCHEMA = Schema((
-    Field("investor_id", required=True),
+    Field("investor_id", required=True, limit=KEY_LENGTH),
     Field("direction", one_of(*DIRECTIONS), required=True),
-    Field("remittance_account", required=True),
-    Field("investment_account", required=True),
+    Field("remittance_account", required=True, limit=ACCOUNT_LENGTH),
+    Field("investment_account", required=True, limit=ACCOUNT_LENGTH),
     Field("channel", one_of(*CHANNELS), default="bank"),
 ))
 
 PRODUCT_SCHEMA = Schema((
-    Field("product", required=True),
+    Field("product", required=True, limit=KEY_LENGTH),
     Field("currency", lambda t: currency(t).code, required=True),
     Field("risk", one_of(*RISKS), required=True),
     Field("direction", one_of(*DIRECTIONS), required=True),
-    Field("account", required=True),
+    Field("account", required=True, limit=ACCOUNT_LENGTH),
 ))
 
 HOME_MARKETS = {"southbound": ("CN",), "northbound": ("HK", "MO")}

@@ -28,6 +28,31 @@ class RejectionRow:
 
 
 @dataclass(frozen=True, slots=True)
+class DuplicateRow:
+    """An instruction counted as a ``duplicate``: its id was judged before with the same
+    content. ``of_status`` says how: ``posted`` (in batch ``of_batch``; ``None`` when posted
+    outside any batch) or ``rejected`` (in batch ``of_batch``, with ``of_code``, which stands)."""
+
+    instruction_id: str
+    line: int
+    of_status: str
+    of_batch: str | None
+    of_code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"instruction_id": self.instruction_id, "line": self.line,
+                "duplicate_of": self.of_status, "batch_id": self.of_batch,
+                "code": self.of_code}
+
+    def describe(self) -> str:
+        """What it duplicates, for people: ``posted in batch B00000001``."""
+        where = f"in batch {self.of_batch}" if self.of_batch else "outside any batch"
+        if self.of_status == "rejected":
+            return f"rejected {where} with code {self.of_code}"
+        return f"posted {where}"
+
+
+@dataclass(frozen=True, slots=True)
 class GrossPayment:
     instruction_id: str
     payer: str
@@ -72,15 +97,25 @@ class BatchReport:
     moved_dates: tuple[MovedDate, ...] = field(default=())
     seconds: float = 0.0
     committed: bool = True
+    duplicates_detail: tuple[DuplicateRow, ...] = ()
+
+    @property
+    def status(self) -> str:
+        """``committed``, or ``rolled_back`` (an ``--atomic`` batch with rejections)."""
+        return "committed" if self.committed else "rolled_back"
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object; a rolled-back batch has no ``batch_id`` (``null``): it does not
+        exist."""
         return {
-            "batch_id": self.batch_id,
+            "batch_id": self.batch_id if self.committed else None,
+            "status": self.status,
             "file_sha256": self.file_sha256,
             "instructions": self.instructions,
             "accepted": self.accepted,
             "rejected": self.rejected,
             "duplicates": self.duplicates,
+            "duplicates_detail": [d.to_dict() for d in self.duplicates_detail],
             "rejections": [r.to_dict() for r in self.rejections],
             "positions": [p.as_json() for p in self.positions],
             "obligations": [o.as_json() for o in self.obligations],

@@ -2,8 +2,8 @@
 
 Declared on the ledger's declarative base so that one Alembic history (``ledger/migrations``)
 creates them. Quota amounts are BIGINT minor units of CNY. A batch's report is kept as rows
-(rejections, positions, obligations); its gross payments are read back from the ledger's own
-entries of the batch, so nothing is stored twice.
+(rejections, duplicates, positions, obligations); its gross payments are read back from the
+ledger's own entries of the batch, so nothing is stored twice.
 """
 
 from __future__ import annotations
@@ -99,6 +99,22 @@ class RejectedInstruction(Base):
     digest: Mapped[str] = mapped_column(String(64))
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"))
     code: Mapped[str] = mapped_column(String(64))
+
+
+class BatchDuplicate(Base):
+    """An instruction of a batch counted as a ``duplicate``, and what it duplicates."""
+
+    __tablename__ = "batch_duplicates"
+    __table_args__ = (
+        CheckConstraint("of_status IN ('posted', 'rejected')", name="of_status"),
+    )
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instruction_id: Mapped[str] = mapped_column(String(128))
+    of_status: Mapped[str] = mapped_column(String(16))
+    of_batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    of_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class BatchPosition(Base):

@@ -113,12 +113,26 @@ class ReconciliationSettings:
     date_tolerance_days: int
     cnh_as_cny: bool
     statement_max_bytes: int
+    #: Statement account id (camt ``Acct/Id``, MT940 ``:25:``) -> the ledger account it is
+    #: the statement of, where the two are not written alike; sorted pairs.
+    statement_accounts: tuple[tuple[str, str], ...] = ()
+
+    def statement_account_of(self, statement_account: str) -> str | None:
+        """The ledger account mapped to ``statement_account``, if any."""
+        return dict(self.statement_accounts).get(statement_account)
 
 
 @dataclass(frozen=True, slots=True)
 class CalendarSettings:
     #: A day-override CSV for ``settlement.calendars.read_day_overrides``; ``None``: none.
     overrides: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class InputSettings:
+    #: A value date or ``submitted_at`` more than this many days from the batch's clock is an
+    #: input error of its line.
+    value_date_window_days: int = 3650
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +151,7 @@ class Settings:
     fx: FxSettings
     reconciliation: ReconciliationSettings
     calendar: CalendarSettings
+    input: InputSettings = InputSettings()
     audit: AuditSettings = AuditSettings()
     #: The files read, defaults first.
     sources: tuple[str, ...] = ()
@@ -208,12 +223,14 @@ def _bool(value: Any, _base: Path) -> bool:
     return value
 
 
-def _count(minimum: int) -> _Parser:
+def _count(minimum: int, maximum: int | None = None) -> _Parser:
     def parse(value: Any, _base: Path) -> int:
         if type(value) is not int:
             raise ValueError(f"a whole number (at least {minimum}), got {_kind(value)}")
         if value < minimum:
             raise ValueError(f"a whole number of at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"a whole number of at most {maximum}, got {value}")
         return value
 
     return parse
@@ -238,6 +255,17 @@ def _choice(*choices: str) -> _Parser:
         return value
 
     return parse
+
+
+def _account_map(value: Any, _base: Path) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise ValueError('a table of statement account id = "ledger account", such as '
+                         f'{{ "HK33HKB0001" = "HKB-NOSTRO-HKD" }}, got {_kind(value)}')
+    for key, account in value.items():
+        if not isinstance(account, str) or not account.strip() or not key.strip():
+            raise ValueError(f'a ledger account code (quoted text) for statement account '
+                             f'{key!r}, got {_kind(account)}')
+    return tuple(sorted((k.strip(), v.strip()) for k, v in value.items()))
 
 
 def _path(value: Any, base: Path) -> Path | None:
@@ -269,9 +297,11 @@ _SCHEMA: Final[dict[str, _Parser]] = {
     "reconciliation.date_tolerance_days": _count(0),
     "reconciliation.cnh_as_cny": _bool,
     "reconciliation.statement_max_bytes": _count(1),
+    "reconciliation.statement_accounts": _account_map,
     "calendar.overrides": _path,
     "audit.checkpoint_dir": _path,
     "audit.checkpoint_key": _path,
+    "input.value_date_window_days": _count(0, maximum=36_500),
 }
 # Keys of a book's table, [fx.books.NAME].
 _BOOK_SCHEMA: Final[dict[str, _Parser]] = {
@@ -336,6 +366,11 @@ def _read(path: Path, problems: list[Problem]) -> dict[str, _Value]:
     except tomllib.TOMLDecodeError as exc:
         m = _TOML_AT_LINE_RE.search(str(exc))
         problems.append(Problem(name, int(m.group(1)) if m else 0, "toml", f"valid TOML ({exc})"))
+        return {}
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        deep = next((i for i, ln in enumerate(text.splitlines(), start=1)
+                     if ln.count("[") + ln.count("{") > 100), 0)
+        problems.append(Problem(name, deep, "toml", "TOML values nested a few levels at most"))
         return {}
     lines = _key_lines(text)
     base = path.resolve().parent
@@ -479,9 +514,11 @@ def _build(p: Mapping[str, Any], sources: tuple[str, ...]) -> Settings:
             date_tolerance_days=p["reconciliation.date_tolerance_days"],
             cnh_as_cny=p["reconciliation.cnh_as_cny"],
             statement_max_bytes=p["reconciliation.statement_max_bytes"],
+            statement_accounts=p["reconciliation.statement_accounts"],
         ),
         calendar=CalendarSettings(overrides=p["calendar.overrides"]),
         audit=AuditSettings(checkpoint_dir=p["audit.checkpoint_dir"],
                             checkpoint_key=p["audit.checkpoint_key"]),
+        input=InputSettings(value_date_window_days=p["input.value_date_window_days"]),
         sources=sources,
     )

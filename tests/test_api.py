@@ -358,17 +358,17 @@ def worked_example(ledger: Ledger) -> None:
 def test_reconcile_the_worked_example_as_the_cli_does(ledger: Ledger, db_url: str,
                                                       name: str) -> None:
     worked_example(ledger)
-    rec = ledger.reconcile(DATA / name, account="A-NOSTRO-HKD")
+    rec = ledger.reconcile(DATA / name, account="A-NOSTRO-HKD", force=True)
     assert not rec.reconciled and rec.matched == 2
     assert sorted(rec.break_types) == ["amount_mismatch", "duplicate", "missing_in_ledger",
                                        "missing_in_statement"]
     assert rec.difference == hkd("-329049.99")
     assert sum((b.amount for b in rec.breaks), hkd("0")) == rec.difference
     code, out, _ = wmc(db_url, "reconcile", str(DATA / name), "--account", "A-NOSTRO-HKD",
-                       "--format", "json")
+                       "--force", "--format", "json")
     assert code == 1 and json.loads(out) == rec.to_dict()
     from_bytes = ledger.reconcile((DATA / name).read_bytes(), account="A-NOSTRO-HKD",
-                                  name="upload")
+                                  name="upload", force=True)
     assert from_bytes == rec
 
 
@@ -376,8 +376,13 @@ def test_reports_equal_the_cli_json(world: Ledger, db_url: str) -> None:
     world.transfer("F-1", "C-NOSTRO-CNY", "S1-REM", cny("100000.00"))
     world.settle([ins("I-1", "remit", "S1-REM", "S1-INV", "60000.00", "CNY", investor_id="S1")])
     for args, value in [
-        (("report", "balances"), [r.to_dict() for r in world.balances()]),
-        (("report", "balances", "--bank", "C", "--as-of", "2025-03-03"),
+        (("report", "balances", "--all"), [r.to_dict() for r in world.balances()]),
+        (("report", "balances"),
+         [r.to_dict() for r in world.balances(hide_unused_ledger_accounts=True)]),
+        (("report", "balances", "--hide-zero"),
+         [r.to_dict() for r in world.balances(hide_zero=True,
+                                              hide_unused_ledger_accounts=True)]),
+        (("report", "balances", "--bank", "C", "--as-of", "2025-03-03", "--all"),
          [r.to_dict() for r in world.balances(bank="C", as_of="2025-03-03")]),
         (("report", "trial-balance"), world.trial_balance().to_dict()),
         (("report", "quota"), world.quota().to_dict()),

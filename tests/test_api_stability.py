@@ -157,11 +157,15 @@ class Batch(object)
         obligations: 'tuple[Obligation, ...]' = (),
         gross_payments: 'tuple[GrossPayment, ...]' = (),
         moved_dates: 'tuple[MovedDate, ...]' = (),
+        duplicates_detail: 'tuple[Duplicate, ...]' = (),
+        committed: 'bool' = True,
     ) -> None
     accepted: field
     batch_id: field
     codes: property
+    committed: field
     duplicates: field
+    duplicates_detail: field
     file_sha256: field
     gross_payments: field
     instructions: field
@@ -172,6 +176,7 @@ class Batch(object)
     positions: field
     rejected: field
     rejections: field
+    status: property
     def to_dict(self) -> 'dict[str, Any]'
     def to_json(self) -> 'str'
 class BatchRolledBack(LedgerError)
@@ -261,6 +266,20 @@ class CurrencyTotal(object)
     currency: field
     debits: field
     def to_dict(self) -> 'dict[str, str]'
+class Duplicate(object)
+    __init__(
+        instruction_id: 'str',
+        line: 'int',
+        duplicate_of: 'str',
+        batch_id: 'str | None',
+        code: 'str | None' = None,
+    ) -> None
+    batch_id: field
+    code: field
+    duplicate_of: field
+    instruction_id: field
+    line: field
+    def to_dict(self) -> 'dict[str, Any]'
 class Entry(object)
     __init__(
         id: 'str',
@@ -375,6 +394,8 @@ class Ledger(object)
         as_of: 'dt.date | str | None' = None,
         bank: 'str | None' = None,
         account: 'str | None' = None,
+        hide_zero: 'bool' = False,
+        hide_unused_ledger_accounts: 'bool' = False,
     ) -> 'list[Balance]'
     def batch(self, batch_id: 'str') -> 'Batch'
     def batches(self) -> 'list[str]'
@@ -436,6 +457,7 @@ class Ledger(object)
         *,
         account: 'str',
         name: 'str | None' = None,
+        force: 'bool' = False,
     ) -> 'Reconciliation'
     def reverse(
         self,
@@ -591,6 +613,7 @@ class Settings(object)
         fx: 'FxSettings',
         reconciliation: 'ReconciliationSettings',
         calendar: 'CalendarSettings',
+        input: 'InputSettings' = InputSettings(value_date_window_days=3650),
         audit: 'AuditSettings' = AuditSettings(checkpoint_dir=None, checkpoint_key=None),
         sources: 'tuple[str, ...]' = (),
     ) -> None
@@ -598,6 +621,7 @@ class Settings(object)
     calendar: field
     cutoffs: field
     fx: field
+    input: field
     quota: field
     reconciliation: field
     sources: field
@@ -729,7 +753,8 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
-    3: "89729230e719239d5fce5586061e1e5fdb1675ebd1ffffe8cb3e32086da9f26c",
+    3: "580c76ec0fd1f3d2d049e7ea6b39c477fcf65610bfafb4b1404fcd6b33e41317",
+    4: "9b9a6a149a5227b6b212e146958294c7cc43712783dfccf06c920adf868da809",
 }
 
 

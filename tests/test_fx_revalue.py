@@ -15,6 +15,7 @@ from fx.revalue import RevalueResult, closing_time, revalue
 from ledger.audit import verify
 from ledger.db import transaction
 from ledger.errors import ConflictError
+from ledger.money import parse_amount
 from ledger.refdata import load_accounts
 from ledger.reports import balances, trial_balance
 from tests.ledger_builders import entry, post, seed
@@ -90,10 +91,20 @@ def test_first_revaluation_values_each_position_at_the_closing_mid(ledger: Engin
         assert all(t.debits == t.credits for t in trial_balance(conn).currencies)
         assert verify(conn).ok
     assert result.to_dict()["lines"][0] == {
-        "bank_id": "A", "currency": "CNY", "position": "100000.00", "rate": "1.095508",
+        "bank_id": "A", "currency": "CNY", "position": "-100000.00", "rate": "1.095508",
         "value": "109550.80", "previous": "0.00", "amount": "109550.80",
         "entry_id": "REVAL:default:2025-03-03:A:CNY",
     }
+
+
+def test_the_report_shows_the_position_as_report_balances_does(ledger: Engine) -> None:
+    """One sign convention: the position of a line is its FX_POSITION account's balance."""
+    result = run(ledger, DAY1)
+    bal = balance_of(ledger)
+    for line in result.to_dict()["lines"]:
+        account = f"{line['bank_id']}:FX_POSITION:{line['currency']}"
+        assert parse_amount(line["position"], line["currency"]) == bal[account]
+    assert bal["A:FX_POSITION:CNY"] == -10_000_000  # long CNY: the position account is credited
 
 
 def test_revaluation_is_idempotent_per_date_and_book(ledger: Engine) -> None:

@@ -40,8 +40,10 @@ DATA = Path(__file__).parent / "data" / "statements"
 DAY = date(2025, 3, 3)  # a Monday
 NOSTRO = "A-NOSTRO-HKD"  # an asset: a statement credit raises it (debit-normal)
 OTHER = "B-NOSTRO-HKD"  # counterparty; an asset that allows overdraft
+WORKED_ACCOUNT = "012-345678-001"  # the worked example's statements' account id
 SETTINGS = ReconciliationSettings(date_tolerance_days=2, cnh_as_cny=False,
-                                  statement_max_bytes=1_000_000)
+                                  statement_max_bytes=1_000_000,
+                                  statement_accounts=((WORKED_ACCOUNT, NOSTRO),))
 
 
 def spec(eid: str, debit: str, credit: str, amount: int, *, ref: str | None = None,
@@ -131,10 +133,12 @@ def test_worked_example_same_result_from_both_formats_and_from_bytes(engine: Eng
 
     def both(conn: Connection) -> list[AccountReconciliation]:
         return [
-            reconcile_statement(conn, DATA / "worked_example.camt053.xml", account=NOSTRO),
-            reconcile_statement(conn, DATA / "worked_example.mt940", account=NOSTRO),
+            reconcile_statement(conn, DATA / "worked_example.camt053.xml", account=NOSTRO,
+                                settings=SETTINGS),
+            reconcile_statement(conn, DATA / "worked_example.mt940", account=NOSTRO,
+                                settings=SETTINGS),
             reconcile_statement(conn, (DATA / "worked_example.mt940").read_bytes(),
-                                account=NOSTRO, name="upload.mt940"),
+                                account=NOSTRO, name="upload.mt940", settings=SETTINGS),
         ]
 
     camt, mt940, upload = read(engine, both)
@@ -146,7 +150,7 @@ def test_worked_example_same_result_from_both_formats_and_from_bytes(engine: Eng
 def test_report_dict_has_the_contract_keys_then_both_accounts(engine: Engine) -> None:
     worked_example_ledger(engine)
     rec = read(engine, lambda c: reconcile_statement(
-        c, DATA / "worked_example.mt940", account=NOSTRO))
+        c, DATA / "worked_example.mt940", account=NOSTRO, settings=SETTINGS))
     out = reconciliation_report(rec)
     assert list(out)[:6] == ["account", "matched", "breaks", "ledger_closing",
                              "statement_closing", "difference"]
@@ -177,7 +181,8 @@ def test_statement_in_another_currency_is_refused_naming_the_file(engine: Engine
     seed(engine)
     path = DATA / "worked_example.camt053.xml"
     with pytest.raises(InputError) as err:
-        read(engine, lambda c: reconcile_statement(c, path, account="A-NOSTRO-CNY"))
+        read(engine, lambda c: reconcile_statement(c, path, account="A-NOSTRO-CNY",
+                                                   force=True))
     message = str(err.value)
     assert str(path) in message and "HKD" in message and "CNY" in message
     assert err.value.problems[0].field == "currency"
@@ -188,8 +193,8 @@ def test_settings_reach_the_reader(engine: Engine) -> None:
     cnh = (DATA / "worked_example.mt940").read_bytes().replace(b"HKD", b"CNH")
     with pytest.raises(InputError, match="CNH"):
         read(engine, lambda c: reconcile_statement(c, cnh, account="A-NOSTRO-CNY",
-                                                   settings=SETTINGS))
-    mapped = ReconciliationSettings(2, True, 1_000_000)
+                                                   settings=SETTINGS, force=True))
+    mapped = ReconciliationSettings(2, True, 1_000_000, ((WORKED_ACCOUNT, "A-NOSTRO-CNY"),))
     rec = read(engine, lambda c: reconcile_statement(c, cnh, account="A-NOSTRO-CNY",
                                                      settings=mapped))
     assert rec.currency == "CNY"
@@ -259,7 +264,8 @@ def test_opening_dated_the_previous_closing_day(engine: Engine) -> None:
     weekend_ledger(engine)
     body = mt940("C250228HKD1005000,00", [":61:2503030303C2000,00NTRFMON-1//BR1"],
                  "C250303HKD1007000,00")
-    rec = read(engine, lambda c: reconcile_statement(c, body, account=NOSTRO))
+    rec = read(engine, lambda c: reconcile_statement(c, body, account=NOSTRO,
+                                                     settings=SETTINGS))
     assert (rec.period_start, rec.period_end) == (date(2025, 3, 1), DAY)
     assert rec.ledger_opening == rec.statement_opening == 100_500_000
     assert rec.reconciled and rec.matched == 1
@@ -271,7 +277,8 @@ def test_opening_dated_start_of_day_over_several_days(engine: Engine) -> None:
     body = mt940("C250228HKD1000000,00", [":61:2502280228C5000,00NTRFFRI-1//BR1",
                                           ":61:2503030303C2000,00NTRFMON-1//BR2"],
                  "C250303HKD1007000,00")
-    rec = read(engine, lambda c: reconcile_statement(c, body, account=NOSTRO))
+    rec = read(engine, lambda c: reconcile_statement(c, body, account=NOSTRO,
+                                                     settings=SETTINGS))
     assert (rec.period_start, rec.period_end) == (FRIDAY, DAY)
     assert rec.ledger_opening == rec.statement_opening == 100_000_000
     assert rec.reconciled and rec.matched == 2
@@ -282,7 +289,8 @@ def test_a_carried_forward_difference_is_an_opening_break(engine: Engine) -> Non
     # The bank's Friday closing lacks FRI-1 (yesterday's unresolved timing difference).
     body = mt940("C250228HKD1000000,00", [":61:2503030303C2000,00NTRFMON-1//BR1"],
                  "C250303HKD1002000,00")
-    rec = read(engine, lambda c: reconcile_statement(c, body, account=NOSTRO))
+    rec = read(engine, lambda c: reconcile_statement(c, body, account=NOSTRO,
+                                                     settings=SETTINGS))
     assert [(b.type, b.amount) for b in rec.breaks] == [("opening_difference", 500_000)]
     assert rec.difference == 500_000
 
@@ -306,7 +314,8 @@ def test_opening_after_closing_is_refused(engine: Engine) -> None:
     seed(engine)
     body = write_mt940(Statement("X", "HKD", 0, 0, DAY, FRIDAY, ()))
     with pytest.raises(InputError, match="opening balance dated on or before"):
-        read(engine, lambda c: reconcile_statement(c, body.encode(), account=NOSTRO))
+        read(engine, lambda c: reconcile_statement(c, body.encode(), account=NOSTRO,
+                                                   force=True))
 
 
 # --- statements from the ledger, clean and with planted breaks -----------------------------------

@@ -48,7 +48,7 @@ from ledger.corrections import reversal_entry
 from ledger.db import DEFAULT_URL, make_engine, transaction
 from ledger.entries import EntrySpec, TransferSpec
 from ledger.errors import BatchRolledBack, InputError, IntegrityError, NotFound, Problem
-from ledger.files import Schema, parse_bool
+from ledger.files import Schema, clean_text, parse_bool
 from ledger.migrate import upgrade
 from ledger.money import to_money
 from ledger.posting import post_entries
@@ -59,11 +59,11 @@ from ledger.refdata import load_accounts as ledger_load_accounts
 from ledger.refdata import load_banks as ledger_load_banks
 from ledger.refdata import load_file as ledger_load_file
 from ledger.roles import create_roles as ledger_create_roles
-from ledger.schema import Account, Bank
+from ledger.schema import ACCOUNT_LENGTH, ENTRY_ID_LENGTH, Account, Bank
 from settlement.audit import quota_check
 from settlement.batches import list_batches, load_report
 from settlement.calendars import Calendar, build_calendar, read_day_overrides
-from settlement.engine import AtomicRollback, BatchOptions, settle_file
+from settlement.engine import AtomicRollback, BatchOptions, opened_by_ledger, settle_file
 from settlement.instructions import COLUMNS as INSTRUCTION_COLUMNS
 from settlement.quota import quota_report
 from settlement.reconcile import AccountReconciliation, reconcile_statement
@@ -81,6 +81,7 @@ from wmc_ledger.values import (
     Break,
     ConversionResult,
     CurrencyTotal,
+    Duplicate,
     Entry,
     GrossPayment,
     Instruction,
@@ -335,7 +336,7 @@ class Ledger:
         """
         now = self._now()
         today = now.astimezone(GBA_TIME).date()
-        specs = [_entry_spec(e, today) for e in entries]
+        specs = [_entry_spec(e, today, i) for i, e in enumerate(entries, start=1)]
         results = self._write(lambda c: post_entries(c, specs, posted_at=now.isoformat()))
         return [PostResult(r.entry_id, r.code, r.message) for r in results]
 
@@ -482,7 +483,9 @@ class Ledger:
             path = Path(tmp) / f"{Path(name).name or 'instructions'}.jsonl"
             with path.open("w", encoding="utf-8", newline="\n") as fh:
                 for row in rows:
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    # ASCII: a lone surrogate becomes an escape the reader refuses by name,
+                    # not a UnicodeEncodeError here.
+                    fh.write(json.dumps(row) + "\n")
             try:
                 return self._settle_file(path, settings, atomic, progress)
             except InputError as exc:
@@ -525,14 +528,25 @@ class Ledger:
         as_of: dt.date | str | None = None,
         bank: str | None = None,
         account: str | None = None,
+        hide_zero: bool = False,
+        hide_unused_ledger_accounts: bool = False,
     ) -> list[Balance]:
         """Every account's totals (of one bank, or one account), ordered by account code.
 
         ``as_of`` counts the transfers whose value date is on or before that day.
+        ``hide_zero`` leaves out the accounts whose balance is zero;
+        ``hide_unused_ledger_accounts`` those the ledger opened itself (FX, transit: see the
+        README) that no transfer has moved. An ``account`` asked for by name is never left out.
         """
         day = day_of(as_of, "as_of")
         with self._engine.connect() as conn:
             rows = reports.balances(conn, as_of=day, bank=bank, account=account)
+        if account is None:
+            if hide_zero:
+                rows = [r for r in rows if r.balance != 0]
+            if hide_unused_ledger_accounts:
+                rows = [r for r in rows if r.debits or r.credits
+                        or not opened_by_ledger(r.account)]
         return [_balance_of(r) for r in rows]
 
     def trial_balance(self, *, as_of: dt.date | str | None = None) -> TrialBalance:
@@ -559,14 +573,19 @@ class Ledger:
         *,
         account: str,
         name: str | None = None,
+        force: bool = False,
     ) -> Reconciliation:
         """Match a camt.053 or MT940 statement (a path, or the file's bytes) against ledger
-        account ``account``, as ``wmc reconcile``. ``name`` names bytes in messages."""
+        account ``account``, as ``wmc reconcile``. ``name`` names bytes in messages.
+
+        A statement of another account (its ``Acct/Id`` / ``:25:`` neither ``account`` nor
+        mapped to it by the ``reconciliation.statement_accounts`` setting) raises
+        ``InputError`` naming both, unless ``force``."""
         source: str | bytes = statement if isinstance(statement, bytes) else os.fspath(statement)
         settings = self.settings.reconciliation
         with self._engine.connect() as conn, conn.begin():
             rec = reconcile_statement(conn, source, account=account, settings=settings,
-                                      name=name)
+                                      name=name, force=force)
         return _reconciliation_of(rec)
 
     # -- signed checkpoints and inclusion proofs --------------------------------------------------
@@ -687,7 +706,7 @@ def _parse_rows(kind: str, rows: Iterable[Mapping[str, Any]],
                 ok = False
                 continue
             try:
-                parsed[f.name] = f.parse(value.strip())
+                parsed[f.name] = f.parse(clean_text(value, f.limit))
             except ValueError as exc:
                 problems.append(Problem(kind, i, f.name, str(exc)))
                 ok = False
@@ -698,15 +717,32 @@ def _parse_rows(kind: str, rows: Iterable[Mapping[str, Any]],
     return out
 
 
-def _entry_spec(entry: Entry, today: dt.date) -> EntrySpec:
+def _entry_spec(entry: Entry, today: dt.date, i: int = 1) -> EntrySpec:
     if not isinstance(entry, Entry):
         raise InputError(f"expected a wmc_ledger.Entry, got {type(entry).__name__}")
+    problems: list[Problem] = []
+
+    def text(value: str, field: str, limit: int) -> str:
+        # The rule of every reader's text fields (ledger.files.clean_text), named entries:N.
+        try:
+            return clean_text(value, limit)
+        except ValueError as exc:
+            problems.append(Problem("entries", i, field, str(exc)))
+            return value
+
+    entry_id = text(entry.id, "id", ENTRY_ID_LENGTH)
     transfers = []
     for t in entry.transfers:
         minor = minor_units(t.amount)
         code = t.amount.currency.code
-        transfers.append(TransferSpec(t.debit, t.credit, minor, code, t.value_date, t.reference))
-    return EntrySpec(entry.id, entry.kind, entry.value_date or today, tuple(transfers),
+        reference = None if t.reference is None else text(t.reference, "reference",
+                                                          ENTRY_ID_LENGTH)
+        transfers.append(TransferSpec(text(t.debit, "debit", ACCOUNT_LENGTH),
+                                      text(t.credit, "credit", ACCOUNT_LENGTH), minor, code,
+                                      t.value_date, reference))
+    if problems:
+        raise InputError(problems)
+    return EntrySpec(entry_id, entry.kind, entry.value_date or today, tuple(transfers),
                      meta=dict(entry.meta) if entry.meta else None, reverses=entry.reverses)
 
 
@@ -819,6 +855,9 @@ def _batch_of(report: BatchReport) -> Batch:
                              for g in report.gross_payments),
         moved_dates=tuple(MovedDate(m.instruction_id, m.market, m.requested, m.value_date,
                                     m.reason) for m in report.moved_dates),
+        duplicates_detail=tuple(Duplicate(d.instruction_id, d.line, d.of_status, d.of_batch,
+                                          d.of_code) for d in report.duplicates_detail),
+        committed=report.committed,
     )
 
 

@@ -244,6 +244,25 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
+class Duplicate:
+    """An instruction of a batch counted as a ``duplicate`` (its id was judged before with the
+    same content), and what it duplicates: ``duplicate_of`` ``posted`` (in ``batch_id``;
+    ``None`` when posted outside any batch) or ``rejected`` (in ``batch_id``, with ``code``,
+    which stands)."""
+
+    instruction_id: str
+    line: int
+    duplicate_of: str
+    batch_id: str | None
+    code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"instruction_id": self.instruction_id, "line": self.line,
+                "duplicate_of": self.duplicate_of, "batch_id": self.batch_id,
+                "code": self.code}
+
+
+@dataclass(frozen=True, slots=True)
 class Position:
     """A bank's multilateral net in one currency over a batch: + it receives, - it pays."""
 
@@ -321,6 +340,14 @@ class Batch:
     obligations: tuple[Obligation, ...] = ()
     gross_payments: tuple[GrossPayment, ...] = ()
     moved_dates: tuple[MovedDate, ...] = ()
+    duplicates_detail: tuple[Duplicate, ...] = ()
+    committed: bool = True
+
+    @property
+    def status(self) -> str:
+        """``committed``, or ``rolled_back`` (an ``atomic`` batch with rejections: the batch
+        does not exist, and ``to_dict`` gives no ``batch_id``)."""
+        return "committed" if self.committed else "rolled_back"
 
     @property
     def codes(self) -> dict[str, str]:
@@ -346,12 +373,14 @@ class Batch:
     def to_dict(self) -> dict[str, Any]:
         """The object of ``wmc settle run --format json``."""
         return {
-            "batch_id": self.batch_id,
+            "batch_id": self.batch_id if self.committed else None,
+            "status": self.status,
             "file_sha256": self.file_sha256,
             "instructions": self.instructions,
             "accepted": self.accepted,
             "rejected": self.rejected,
             "duplicates": self.duplicates,
+            "duplicates_detail": [d.to_dict() for d in self.duplicates_detail],
             "rejections": [r.to_dict() for r in self.rejections],
             "positions": [p.to_dict() for p in self.positions],
             "obligations": [o.to_dict() for o in self.obligations],

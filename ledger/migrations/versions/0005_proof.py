@@ -92,13 +92,13 @@ def _carry_over(bind: sa.Connection, dialect: str) -> None:
     # Events for what is stored, in a fixed order: table by table, row by row by key.
     events: list[tuple[str, str, str]] = []
     for spec in COVERED.values():
-        rows = select_rows(bind, spec)
+        stored = select_rows(bind, spec)
         if spec.group is None:
-            events += [(spec.table, subject_of(spec, r), row_body(spec, r)) for r in rows]
+            events += [(spec.table, subject_of(spec, r), row_body(spec, r)) for r in stored]
             continue
         groups: dict[object, list[dict[str, object]]] = {}
-        for r in rows:
-            groups.setdefault(r[spec.group], []).append(r)
+        for row in stored:
+            groups.setdefault(row[spec.group], []).append(row)
         events += [(spec.table, canonical(g), group_body(spec, rs))
                    for g, rs in sorted(groups.items(), key=lambda kv: str(kv[0]))]
     root = ledger_root(entries.root(), Frontier().root())
