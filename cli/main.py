@@ -237,33 +237,69 @@ def report_quota(
 @app.command()
 def reconcile(
     ctx: typer.Context,
-    statement: Annotated[Path, typer.Argument(help="camt.053 (XML) or MT940 (text).")],
-    account: Annotated[str, typer.Option("--account", help="The ledger account it is for.")],
+    statement: Annotated[
+        Path,
+        typer.Argument(help="camt.053/052/054 (XML) or MT940/MT942 (text): one or more."),
+    ],
+    account: Annotated[
+        str | None, typer.Option("--account", help="The ledger account it is for.")
+    ] = None,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Reconcile each statement of the file in turn (against --account if given, "
+            "else the ledger account its identifier names).",
+        ),
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
     force: Annotated[bool, typer.Option(
         "--force", help="Reconcile even a statement whose account id (Acct/Id, :25:) is not "
                         "--account nor mapped to it in the settings.")] = False,
 ) -> None:
-    """Match a bank statement against the ledger; exit 1 when there are breaks, 2 when the
+    """Match bank statements against the ledger; exit 1 when there are breaks, 2 when a
     statement is another account's."""
     t0 = time.perf_counter()
-    rec = ledger_of(ctx).reconcile(statement, account=account, force=force)
-    data = rec.to_dict()
-    log.info("reconcile.completed", account=account, statement=str(statement),
-             matched=rec.matched, breaks=len(rec.breaks),
-             seconds=round(time.perf_counter() - t0, 3))
+    if account is None and not every:
+        typer.echo("error: give --account ACCOUNT, or --all for every statement", err=True)
+        raise typer.Exit(2)
+    ledger = ledger_of(ctx)
+    recs = (
+        ledger.reconcile_all(statement, account=account)
+        if every
+        else [ledger.reconcile(statement, account=account or "", force=force)]
+    )
+    for rec in recs:
+        for warning in rec.warnings:
+            typer.echo(message("warning: {}", warning), err=True)
+        log.info("reconcile.completed", account=rec.account, statement=str(statement),
+                 statement_id=rec.statement_id, matched=rec.matched, breaks=len(rec.breaks),
+                 seconds=round(time.perf_counter() - t0, 3))
     if fmt is Format.json:
-        emit_json(data)
+        emit_json([r.to_dict() for r in recs] if every else recs[0].to_dict())
     else:
-        breaks: list[dict[str, Any]] = list(data["breaks"])
-        emit_sections([Section("breaks", f"Breaks of {account}", breaks, BREAK_COLUMNS)],
-                      fmt.value, None, default="breaks", prose=[message(
-                          "matched {}, {} breaks; ledger closing {} - statement closing {} = "
-                          "difference {} {} (= the sum of the breaks' amounts)",
-                          data["matched"], len(breaks), grouped(data["ledger_closing"]),
-                          grouped(data["statement_closing"]), grouped(data["difference"]),
-                          rec.currency)])
-    if rec.breaks:
+        if fmt is Format.csv and every:  # one table: each break names its statement
+            rows = [{"statement": rec.statement_id or rec.statement_account, **b}
+                    for rec in recs for b in rec.to_dict()["breaks"]]
+            emit_sections([Section("breaks", "Breaks", rows, ("statement", *BREAK_COLUMNS))],
+                          fmt.value, None, default="breaks")
+        else:
+            for rec in recs:
+                data = rec.to_dict()
+                breaks: list[dict[str, Any]] = list(data["breaks"])
+                title = f"Breaks of {rec.account}"
+                if every:
+                    title += (f" ({rec.statement_format} "
+                              f"{rec.statement_id or rec.statement_account}, "
+                              f"{rec.period_start} to {rec.period_end})")
+                emit_sections([Section("breaks", title, breaks, BREAK_COLUMNS)],
+                              fmt.value, None, default="breaks", prose=[message(
+                                  "matched {}, {} breaks; ledger closing {} - statement closing "
+                                  "{} = difference {} {} (= the sum of the breaks' amounts)",
+                                  data["matched"], len(breaks), grouped(data["ledger_closing"]),
+                                  grouped(data["statement_closing"]),
+                                  grouped(data["difference"]), rec.currency)])
+    if any(rec.breaks for rec in recs):
         raise typer.Exit(1)
 
 

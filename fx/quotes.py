@@ -38,7 +38,7 @@ from typing import Final, Literal, TypeVar
 
 from ledger.errors import LedgerError, Problem, UnknownCurrency
 from ledger.files import parse_timestamp
-from ledger.money import currency
+from ledger.money import carried_currency
 
 Pair = tuple[str, str]
 Side = Literal["bid", "ask"]
@@ -166,7 +166,7 @@ def _check_currency(code: object, field: str) -> str:
     if not isinstance(code, str):
         raise QuoteCurrencyError(field, f"expected a currency code, got {type(code).__name__}")
     try:
-        currency(code)
+        carried_currency(code)
     except UnknownCurrency as exc:
         raise QuoteCurrencyError(field, str(exc)) from None
     return code

@@ -49,6 +49,7 @@ from ledger.records import (
     row_body,
     select_rows,
     subject_of,
+    table_exists,
     to_bytes,
 )
 
@@ -208,7 +209,7 @@ def _verify_events(conn: Connection, problems: _Problems) -> tuple[Frontier, int
             tree.append(leaf)
         latest[(str(r[1]), str(r[2]))] = str(r[3])
     for spec in COVERED.values():
-        if not _table_exists(conn, spec.table):
+        if not table_exists(conn, spec.table):
             continue
         stored = select_rows(conn, spec)
         recorded = {s: b for (k, s), b in latest.items() if k == spec.table}
@@ -366,20 +367,10 @@ def _verify_schema(conn: Connection, problems: _Problems) -> None:
         problems.add(f"schema: {name} differs from the migrated schema (changed or disabled)")
 
 
-def _table_exists(conn: Connection, table: str) -> bool:
-    if is_postgres(conn):
-        return bool(conn.exec_driver_sql(
-            "SELECT to_regclass(current_schema() || '.' || %s) IS NOT NULL", (table,)
-        ).scalar_one())
-    return conn.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-    ).first() is not None
-
-
 def record_schema(conn: Connection, revision: str | None) -> bool:
     """Record the schema's fingerprint after a migration to ``revision``, if it is not the one
     recorded last. Returns whether it recorded."""
-    if not _table_exists(conn, "events"):  # a schema older than the events log
+    if not table_exists(conn, "events"):  # a schema older than the events log
         return False
     body = {"revision": revision, "objects": schema_fingerprint(conn)}
     last = conn.exec_driver_sql(

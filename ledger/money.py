@@ -1,5 +1,12 @@
 """Currencies and exact amounts.
 
+Currencies are ISO 4217's, with their minor units, from py-moneyed's table (no hand-written list):
+:func:`currency` knows every active ISO 4217 currency that has a numeric code and minor units,
+and refuses the rest (``CNH``, the offshore RMB market label, is not ISO 4217; the units of
+account, metals and test codes ``XAU``, ``XDR``, ``XTS``... have no minor units). Which of them
+the ledger *carries* is the setting ``ledger.currencies`` (default :data:`DEFAULT_CURRENCIES`);
+:func:`carried_currency` refuses, naming it, a currency outside that set.
+
 Inside the ledger an amount is an ``int`` of minor units next to an ISO 4217 code; in the database
 a BIGINT. ``Decimal`` is only the parsing and formatting step, and py-moneyed ``Money`` only the
 type at the public API boundary. No float ever holds an amount: ``parse_amount`` refuses floats,
@@ -9,10 +16,13 @@ exponents and more decimals than the currency has (``"10.005"`` MOP is an error,
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Final
 
+import moneyed
 from moneyed import Money
 
 from ledger.errors import AmountError, UnknownCurrency
@@ -32,15 +42,41 @@ class Currency:
 
 _SCALES: Final[tuple[int, ...]] = tuple(10**n for n in range(19))
 
-CURRENCIES: Final[dict[str, Currency]] = {
-    c.code: c
-    for c in (
-        Currency("MOP", 446, 2),
-        Currency("HKD", 344, 2),
-        Currency("CNY", 156, 2),
-        Currency("USD", 840, 2),
-    )
-}
+# ISO 4217 lists no minor units ("N.A.") for these: units of account, precious metals, SDR,
+# test and "no currency" codes. py-moneyed gives them a placeholder sub-unit of 1; refuse them.
+_NO_MINOR_UNITS: Final = frozenset(
+    {"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"}
+)
+# Market labels that look like codes but are not ISO 4217 (CNH: offshore RMB, which is CNY).
+_NOT_ISO: Final = frozenset({"CNH", "CNT"})
+
+
+def _iso_table() -> dict[str, Currency]:
+    table: dict[str, Currency] = {}
+    for code, cur in moneyed.CURRENCIES.items():
+        sub_unit = int(cur.sub_unit)
+        minor = len(str(sub_unit)) - 1
+        # A code without an ISO numeric is one py-moneyed keeps for history or convenience.
+        if (
+            code in _NO_MINOR_UNITS or code in _NOT_ISO or not cur.numeric
+            or not str(cur.numeric).isdigit() or sub_unit != 10**minor
+        ):
+            continue
+        table[code] = Currency(code, int(cur.numeric), minor)
+    return table
+
+
+#: Every currency :func:`currency` knows: ISO 4217 code -> numeric code and minor units.
+ISO_CURRENCIES: Final[Mapping[str, Currency]] = MappingProxyType(_iso_table())
+
+#: The currencies a ledger carries unless its settings say otherwise (``ledger.currencies``).
+DEFAULT_CURRENCIES: Final[tuple[str, ...]] = ("MOP", "HKD", "CNY", "USD")
+
+#: The default carried currencies with their ISO data (what code without settings at hand, such
+#: as the instruction reader, checks against).
+CURRENCIES: Final[Mapping[str, Currency]] = MappingProxyType(
+    {code: ISO_CURRENCIES[code] for code in DEFAULT_CURRENCIES}
+)
 
 # Plain decimal notation only: an optional minus, ASCII digits, an optional fraction. No plus,
 # no exponent, no spaces, no thousands separators; "1." and ".5" are refused too, as a back
@@ -59,12 +95,31 @@ MAX_MINOR: Final = 10**MAX_DIGITS - 1
 
 
 def currency(code: str) -> Currency:
-    """The currency for ``code``; raises :class:`UnknownCurrency` for anything else (CNH too)."""
+    """The ISO 4217 currency ``code``; :class:`UnknownCurrency` for anything else (CNH too)."""
     try:
-        return CURRENCIES[code]
-    except KeyError:
-        known = ", ".join(CURRENCIES)
-        raise UnknownCurrency(f"unknown currency {code!r} (expected one of {known})") from None
+        return ISO_CURRENCIES[code]
+    except (KeyError, TypeError):
+        if code in _NOT_ISO:
+            raise UnknownCurrency(
+                f"unknown currency {code!r} (a market label, not an ISO 4217 currency; "
+                "offshore RMB is CNY)"
+            ) from None
+        raise UnknownCurrency(
+            f"unknown currency {code!r} (expected an ISO 4217 code such as "
+            f"{', '.join(DEFAULT_CURRENCIES)})"
+        ) from None
+
+
+def carried_currency(code: str, carried: Collection[str] = DEFAULT_CURRENCIES) -> Currency:
+    """The currency ``code`` if the ledger carries it (``carried``: the ``ledger.currencies``
+    setting); :class:`UnknownCurrency` naming it otherwise, an ISO code or not."""
+    cur = currency(code)
+    if code not in carried:
+        raise UnknownCurrency(
+            f"currency {code} is not carried by this ledger (it carries "
+            f"{', '.join(carried)}; the setting ledger.currencies)"
+        )
+    return cur
 
 
 def parse_amount(text: str, code: str) -> int:
@@ -73,7 +128,7 @@ def parse_amount(text: str, code: str) -> int:
     >>> parse_amount("1234.50", "HKD")
     123450
     """
-    cur = CURRENCIES.get(code) or currency(code)
+    cur = ISO_CURRENCIES.get(code) or currency(code)
     if type(text) is not str:
         raise AmountError(f"expected a decimal string, got {type(text).__name__}")
     # The common shape, "1234.50", without the regex; anything else takes the full path below.

@@ -251,6 +251,7 @@ COVERED: Final = _covered(
     Covered("batch_moved_dates", ("batch_id", "position"), group="batch_id"),
     Covered("batch_obligations", ("batch_id", "payer", "payee", "currency", "value_date"),
             group="batch_id"),
+    Covered("batch_duplicates", ("batch_id", "line"), group="batch_id"),
 )
 #: Columns that are booleans (SQLite hands them back as 0/1; bodies say true/false).
 BOOLEAN_COLUMNS: Final = {"accounts": ("allow_overdraft", "closed")}
@@ -373,6 +374,34 @@ def record_group(conn: Connection, table: str, value: Any) -> int:
     if not rows:
         return 0
     return append_events(conn, [(spec.table, canonical(_value(value)), group_body(spec, rows))])
+
+
+def rerecord(conn: Connection, table: str) -> int:
+    """Record every row of a covered ``table`` again, as it is now: what a migration that
+    changes the table's columns does, so that the events log says what the rows became (and
+    the audit holds them to it). Returns how many events were recorded."""
+    spec = COVERED[table]
+    if not table_exists(conn, table):
+        return 0
+    rows = select_rows(conn, spec)
+    if spec.group is None:
+        return append_events(conn, [(table, subject_of(spec, r), row_body(spec, r))
+                                    for r in rows])
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(r[spec.group], []).append(r)
+    return append_events(conn, [(table, canonical(_value(g)), group_body(spec, rs))
+                                for g, rs in sorted(groups.items(), key=lambda kv: str(kv[0]))])
+
+
+def table_exists(conn: Connection, table: str) -> bool:
+    if is_postgres(conn):
+        return bool(conn.exec_driver_sql(
+            "SELECT to_regclass(current_schema() || '.' || %s) IS NOT NULL", (table,)
+        ).scalar_one())
+    return conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).first() is not None
 
 
 def record_event(conn: Connection, kind: str, subject: str, body: Mapping[str, Any]) -> int:

@@ -18,13 +18,13 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, upd
 
 from ledger.errors import ConflictError, InputError, NotFound, Problem
 from ledger.files import Field, Schema, one_of, parse_bool, read_rows
-from ledger.money import currency
+from ledger.money import carried_currency
 from ledger.records import record_rows
 from ledger.schema import ACCOUNT_LENGTH, ACCOUNT_TYPES, BANK_ID_LENGTH, MARKETS, Account, Bank
 
 
 def _currency(text: str) -> str:
-    return currency(text).code
+    return carried_currency(text).code
 
 
 BANK_SCHEMA = Schema((
@@ -164,7 +164,7 @@ def _account_row(r: Mapping[str, Any]) -> dict[str, Any]:
         "code": r["account"],
         "bank_id": r["bank_id"],
         "type": one_of(*ACCOUNT_TYPES)(r["type"]),
-        "currency": currency(r["currency"]).code,
+        "currency": carried_currency(r["currency"]).code,
         "name": r.get("name") or "",
         "allow_overdraft": bool(r.get("allow_overdraft") or False),
     }

@@ -49,6 +49,7 @@ ACCOUNT_LENGTH = 128
 ENTRY_ID_LENGTH = 128
 BANK_ID_LENGTH = 64
 KEY_LENGTH = 64
+# The rate and revaluation tables of fx.schema still list these; accounts check only the shape.
 CURRENCY_CODES = ("MOP", "HKD", "CNY", "USD")
 
 
@@ -77,7 +78,14 @@ class Account(Base):
     __tablename__ = "accounts"
     __table_args__ = (
         CheckConstraint(_in("type", ACCOUNT_TYPES), name="type"),
-        CheckConstraint(_in("currency", CURRENCY_CODES), name="currency"),
+        # Which currencies are carried is a setting; the database holds the code's shape
+        # (migration 0006), in each dialect's own pattern syntax.
+        CheckConstraint("currency GLOB '[A-Z][A-Z][A-Z]'", name="currency").ddl_if(
+            dialect="sqlite"
+        ),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency").ddl_if(
+            dialect="postgresql"
+        ),
         CheckConstraint("debits_posted >= 0 AND credits_posted >= 0", name="posted_non_negative"),
         CheckConstraint(
             "allow_overdraft OR CASE WHEN "

@@ -75,8 +75,8 @@ _Rejected = dict[str, tuple[str, str, str]]  # id -> (digest, code, batch) of ea
 _Ahead = tuple[list[Instruction], list[str], Future[_Rejected], Future[Lookup]]
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
 #: What a batch writes beside its row, covered by the events log a batch at a time.
-BATCH_TABLES = ("batch_rejections", "rejected_instructions", "batch_positions",
-                "batch_moved_dates", "batch_obligations")
+BATCH_TABLES = ("batch_rejections", "rejected_instructions", "batch_duplicates",
+                "batch_positions", "batch_moved_dates", "batch_obligations")
 
 
 def transit_account(bank_id: str, currency: str) -> str:

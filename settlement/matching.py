@@ -22,6 +22,12 @@ What this module guarantees:
   the format the statement came in (camt.053 and MT940 of the same day give equal results).
 * Pure: no database, no I/O, no logging; amounts are ``int`` minor units throughout.
 
+A batch booking (a statement entry with :attr:`~settlement.statements.StatementEntry.details`)
+is matched as its payments: each detail is an entry of its own (its amount, its end-to-end id,
+its bank reference or the entry's), so each is matched, or breaks, on its own; the details add up
+to the entry, so the balances are unchanged. A statement without opening and closing balances
+(camt.054, an MT942) cannot be reconciled and is refused, named as what it is.
+
 How entries are matched, in order:
 
 1. **Reversal pairs on the statement.** A statement entry with ``reversal=True`` cancels the
@@ -200,7 +206,9 @@ class _Matcher:
 
     def __init__(self, statement: Statement, lines: Sequence[LedgerLine]) -> None:
         self.code = statement.currency
-        self.stmt = [_Stmt(i, e) for i, e in enumerate(statement.entries)]
+        # A batch booking is matched payment by payment, each on its own end-to-end id.
+        parts = [part for e in statement.entries for part in e.parts()]
+        self.stmt = [_Stmt(i, e) for i, e in enumerate(parts)]
         ordered = sorted(
             lines, key=lambda x: (x.value_date, x.reference, x.entry_id, x.amount, x.kind)
         )
@@ -548,6 +556,13 @@ def reconcile(
     opens. Raises :class:`~ledger.errors.InputError` for a line in another currency.
     """
     lines = list(ledger_lines)
+    statement_opening, statement_closing = statement.opening, statement.closing
+    if statement_opening is None or statement_closing is None:
+        raise InputError(
+            f"{statement.source or statement.account}: a {statement.kind_name} without opening "
+            "and closing balances cannot be reconciled (it says what was booked, not what the "
+            "account holds); reconcile the day's camt.053 or MT940 statement"
+        )
     if isinstance(ledger_opening, bool) or not isinstance(ledger_opening, int):
         raise AmountError("ledger_opening: expected an int of minor units")
     if date_tolerance_days < 0:
@@ -564,7 +579,7 @@ def reconcile(
     m.by_reference()
     m.by_amount(date_tolerance_days)
     m.leftovers()
-    opening_gap = ledger_opening - statement.opening
+    opening_gap = ledger_opening - statement_opening
     if opening_gap:
         m.add(
             "opening_difference",
@@ -572,7 +587,7 @@ def reconcile(
             None,
             None,
             f"ledger opening {m.fmt(ledger_opening)}, statement opening "
-            f"{m.fmt(statement.opening)}: differences carried forward",
+            f"{m.fmt(statement_opening)}: differences carried forward",
             value_date=statement.opening_date,
         )
     return Reconciliation(
@@ -581,9 +596,9 @@ def reconcile(
         matched=m.matched,
         breaks=tuple(sorted(m.breaks, key=_sort_key)),
         ledger_opening=ledger_opening,
-        statement_opening=statement.opening,
+        statement_opening=statement_opening,
         ledger_closing=ledger_opening + sum(x.amount for x in lines),
-        statement_closing=statement.closing,
+        statement_closing=statement_closing,
     )
 
 

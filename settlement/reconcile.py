@@ -37,6 +37,28 @@ What it guarantees:
   transfer on that first day counts in the opening (and shows as an ``opening_difference`` if
   the bank lacks it) rather than as ``missing_in_statement``; the breaks still sum to the
   difference.
+* **The window: the date the statement counts by.** A statement's closing balance counts its
+  entries by *booking* date: an entry booked on the last day of the period is in it even when
+  its value date is after the period (a real camt.053 case: booked 2014-12-31, value
+  2015-01-02), and an entry value-dated inside the period but booked after it is not. The ledger
+  counts by value date and has no booking date of the bank's. So the ledger's side of the
+  comparison is: the lines value-dated in ``[first, last]``, **plus** each line of a reference
+  the statement books in the period, of the same amount, that lies outside those days (value
+  date within ``date_tolerance_days`` of the period and of the statement's value dates),
+  nearest the statement entry's value date first, as many as the statement has entries of that
+  reference and amount that the period's lines leave unmatched (a reversal pulls nothing in:
+  it undoes a payment of another day). A line taken in from before ``first`` is taken out of
+  the ledger's opening (it was counted there); one from after ``last`` adds to the ledger's
+  closing, which is then the ledger's balance as of ``last`` plus those lines: the ledger's
+  balance on the statement's terms. The pair is then a match or, where the value dates differ,
+  a ``date_mismatch``, never a false ``missing_in_ledger``. A ledger line the bank booked in an
+  earlier statement's period but value-dated in this one cannot be told from one the bank has
+  not booked yet: it shows as ``missing_in_statement``, balanced by an ``opening_difference``.
+* **Several statements in a file.** :func:`reconcile_statement` takes the file's one statement,
+  or the one whose account identifier is the ledger account's code, and refuses a file of
+  several without one such (naming what it holds); :func:`reconcile_statements` reconciles each
+  in turn (``wmc reconcile --all``). A report without balances (camt.054, an MT942 or camt.052
+  without them) is refused for reconciliation, named as what it is.
 * **Results.** :func:`reconcile_statement` returns an :class:`AccountReconciliation`: a
   :class:`~settlement.matching.Reconciliation` (its breaks sum to the difference) whose
   ``account`` is the *ledger* account code the caller named, with the statement's own account
@@ -50,7 +72,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import ClassVar
@@ -59,7 +82,7 @@ from sqlalchemy import Connection, and_, or_, select
 
 from ledger.entries import DEBIT_NORMAL
 from ledger.errors import InputError, NotFound, Problem
-from ledger.money import format_amount
+from ledger.money import DEFAULT_CURRENCIES, format_amount
 from ledger.reports import balances
 from ledger.schema import Account, Entry, Transfer
 from settlement.matching import (
@@ -74,7 +97,8 @@ from settlement.statements import (
     Statement,
     StatementEntry,
     StatementFormat,
-    read_statement,
+    describe_statements,
+    read_statements,
     write_camt053,
     write_mt940,
 )
@@ -91,7 +115,9 @@ __all__ = [
     "ledger_account",
     "ledger_balance",
     "ledger_lines",
+    "reconcile_one",
     "reconcile_statement",
+    "reconcile_statements",
     "reconciliation_report",
     "statement_from_ledger",
     "statement_period",
@@ -126,6 +152,12 @@ class AccountReconciliation(Reconciliation):
     period_start: date | None = None
     period_end: date | None = None
     source: str = field(default="", compare=False)  # provenance, as in Statement
+    #: What the statement is (``"camt.053"``, ``"mt940"``...) and its own id (camt ``Stmt/Id``,
+    #: MT940 ``:20:``); provenance.
+    statement_format: str = field(default="", compare=False)
+    statement_id: str = field(default="", compare=False)
+    #: What the reader accepted with a remark (``FILE:LINE: field 'F': note``).
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
 
 def ledger_account(conn: Connection, code: str) -> LedgerAccount:
@@ -238,25 +270,97 @@ def reconcile_statement(
     settings: ReconciliationSettings | None = None,
     name: str | None = None,
     force: bool = False,
+    currencies: Collection[str] = DEFAULT_CURRENCIES,
 ) -> AccountReconciliation:
-    """Read a camt.053 or MT940 statement and reconcile it against ledger account ``account``.
+    """Read a statement file and reconcile its statement against ledger account ``account``.
 
     The statement must be ``account``'s: its account id (camt ``Acct/Id``, MT940 ``:25:``) is
     ``account``'s code, or mapped to it by ``settings.statement_accounts``; else
     :class:`~ledger.errors.InputError` names both, unless ``force``.
 
     ``source`` is a path or the file's bytes; ``name`` names it in messages (default: the path).
-    ``settings`` default to the packaged defaults (``settings.default.toml``). Raises
-    :class:`~ledger.errors.NotFound` for an unknown account and
-    :class:`~ledger.errors.InputError` for an unreadable statement, or one in a currency other
-    than the account's (naming the file).
+    ``settings`` default to the packaged defaults (``settings.default.toml``); ``currencies`` are
+    the ledger's carried currencies (the ``ledger.currencies`` setting). A file of several
+    statements gives the one whose account identifier is ``account`` (see the module
+    docstring). Raises :class:`~ledger.errors.NotFound` for an unknown account and
+    :class:`~ledger.errors.InputError` for an unreadable statement, one in a currency other than
+    the account's, or one that cannot be reconciled (naming the file).
     """
-    if settings is None:
-        settings = load_settings().reconciliation
+    settings = settings or load_settings().reconciliation
     acc = ledger_account(conn, account)
-    statement = read_statement(
-        source, name=name, cnh_as_cny=settings.cnh_as_cny, max_bytes=settings.statement_max_bytes
+    found = _read(source, name, settings, currencies)
+    return reconcile_one(conn, _select(found, acc.code, settings), account=acc.code,
+                         settings=settings, force=force)
+
+
+def reconcile_statements(
+    conn: Connection,
+    source: str | os.PathLike[str] | bytes,
+    *,
+    account: str | None = None,
+    settings: ReconciliationSettings | None = None,
+    name: str | None = None,
+    currencies: Collection[str] = DEFAULT_CURRENCIES,
+) -> list[AccountReconciliation]:
+    """Reconcile every statement of a file in turn, in file order (``wmc reconcile --all``).
+
+    Each is reconciled against ledger account ``account`` when given (a file of one account's
+    days), else against the ledger account whose code is the statement's account identifier.
+    Every statement is checked before any is reconciled: an unknown account, a report without
+    balances or a currency mismatch refuses the file.
+    """
+    settings = settings or load_settings().reconciliation
+    found = _read(source, name, settings, currencies)
+    targets = [ledger_account(conn, account or settings.statement_account_of(s.account)
+                              or s.account).code for s in found]
+    for stmt, code in zip(found, targets, strict=True):
+        _check_reconcilable(stmt, ledger_account(conn, code), settings, force=False)
+    return [
+        reconcile_one(conn, stmt, account=code, settings=settings)
+        for stmt, code in zip(found, targets, strict=True)
+    ]
+
+
+def _read(
+    source: str | os.PathLike[str] | bytes,
+    name: str | None,
+    settings: ReconciliationSettings,
+    currencies: Collection[str],
+) -> tuple[Statement, ...]:
+    return read_statements(
+        source,
+        name=name,
+        cnh_as_cny=settings.cnh_as_cny,
+        max_bytes=settings.statement_max_bytes,
+        max_elements=settings.statement_max_elements,
+        currencies=currencies,
     )
+
+
+def _select(found: Sequence[Statement], account: str,
+            settings: ReconciliationSettings) -> Statement:
+    if len(found) == 1:
+        return found[0]
+    mine = [s for s in found if is_statement_of(s.account, account, settings)]
+    if len(mine) == 1:
+        return mine[0]
+    file_name = found[0].source or "<statement>"
+    if mine:
+        expected = (
+            f"one statement of account {account!r}, found {len(mine)} "
+            f"({describe_statements(mine)}): reconcile each in turn with --all"
+        )
+    else:
+        expected = (
+            f"a statement of account {account!r} among the file's {len(found)} "
+            f"({describe_statements(found)}): name one of these accounts, or reconcile "
+            "each in turn with --all"
+        )
+    raise InputError([Problem(file_name, 0, "statement", expected)])
+
+
+def _check_reconcilable(statement: Statement, acc: LedgerAccount,
+                        settings: ReconciliationSettings, *, force: bool) -> None:
     file_name = statement.source or "<statement>"
     if not force and not is_statement_of(statement.account, acc.code, settings):
         mapped = settings.statement_account_of(statement.account)
@@ -267,6 +371,19 @@ def reconcile_statement(
             + (f" (mapped to {mapped!r} by reconciliation.statement_accounts)" if mapped else
                ": map it in the settings (reconciliation.statement_accounts) or use --force"),
         )])
+    if not statement.has_balances:
+        raise InputError(
+            [
+                Problem(
+                    file_name,
+                    0,
+                    "balances",
+                    f"a statement with opening and closing balances to reconcile; this "
+                    f"{statement.kind_name} of account {statement.account} has none (it says "
+                    "what was booked, not what the account holds)",
+                )
+            ]
+        )
     if statement.currency != acc.currency:
         raise InputError(
             [
@@ -279,10 +396,30 @@ def reconcile_statement(
                 )
             ]
         )
+
+
+def reconcile_one(
+    conn: Connection,
+    statement: Statement,
+    *,
+    account: str,
+    settings: ReconciliationSettings | None = None,
+    force: bool = False,
+) -> AccountReconciliation:
+    """Reconcile one statement already read against ledger account ``account`` (a statement of
+    another account is refused unless ``force``: see :func:`reconcile_statement`)."""
+    settings = settings or load_settings().reconciliation
+    acc = ledger_account(conn, account)
+    _check_reconcilable(statement, acc, settings, force=force)
     first, last = statement_period(statement)
     opening = ledger_balance(conn, acc.code, first - timedelta(days=1))
     lines = ledger_lines(conn, acc.code, first, last)
-    rec = reconcile(statement, lines, opening, date_tolerance_days=settings.date_tolerance_days)
+    taken = _booked_in_period(conn, acc.code, statement, lines, first, last, settings)
+    # A line value-dated before the period was counted in the ledger's opening: move it out.
+    opening -= sum(x.amount for x in taken if x.value_date < first)
+    rec = reconcile(
+        statement, [*lines, *taken], opening, date_tolerance_days=settings.date_tolerance_days
+    )
     return AccountReconciliation(
         account=acc.code,
         currency=rec.currency,
@@ -295,8 +432,53 @@ def reconcile_statement(
         statement_account=statement.account,
         period_start=first,
         period_end=last,
-        source=file_name,
+        source=statement.source or "<statement>",
+        statement_format=statement.format,
+        statement_id=statement.statement_id,
+        warnings=tuple(str(w) for w in statement.warnings),
     )
+
+
+def _booked_in_period(
+    conn: Connection,
+    account: str,
+    statement: Statement,
+    lines: Sequence[LedgerLine],
+    first: date,
+    last: date,
+    settings: ReconciliationSettings,
+) -> list[LedgerLine]:
+    """The ledger lines outside ``[first, last]`` of references the statement books in it.
+
+    See "The window" in the module docstring: for each end-to-end id, as many lines as the
+    statement has entries of it beyond the period's own lines, nearest the entry's value date.
+    """
+    # A reversal reverses a payment of another day: it never pulls that payment in.
+    parts = [
+        p for e in statement.entries for p in e.parts()
+        if p.end_to_end_id is not None and not p.reversal
+    ]
+    wanted = Counter((p.end_to_end_id, p.amount) for p in parts)
+    wanted.subtract(Counter((x.reference, x.amount) for x in lines))
+    short = {key for key, n in wanted.items() if n > 0}
+    if not short:
+        return []
+    tolerance = timedelta(days=settings.date_tolerance_days)
+    values = [p.value_date for p in parts if (p.end_to_end_id, p.amount) in short]
+    lo, hi = min([first, *values]) - tolerance, max([last, *values]) + tolerance
+    outside = [
+        *(ledger_lines(conn, account, lo, first - timedelta(days=1)) if lo < first else []),
+        *(ledger_lines(conn, account, last + timedelta(days=1), hi) if hi > last else []),
+    ]
+    taken: list[LedgerLine] = []
+    for key in sorted(short, key=lambda k: (str(k[0]), k[1])):
+        target = min(p.value_date for p in parts if (p.end_to_end_id, p.amount) == key)
+        near = sorted(
+            (x for x in outside if (x.reference, x.amount) == key),
+            key=lambda x: (abs((x.value_date - target).days), x.value_date, x.entry_id),
+        )
+        taken.extend(near[: wanted[key]])
+    return taken
 
 
 def reconciliation_report(rec: Reconciliation) -> dict[str, object]:
@@ -311,6 +493,9 @@ def reconciliation_report(rec: Reconciliation) -> dict[str, object]:
         out["statement_account"] = rec.statement_account
         out["period_start"] = rec.period_start.isoformat() if rec.period_start else None
         out["period_end"] = rec.period_end.isoformat() if rec.period_end else None
+        out["statement_format"] = rec.statement_format
+        out["statement_id"] = rec.statement_id
+        out["warnings"] = list(rec.warnings)
     code = rec.currency
     out["ledger_opening"] = format_amount(rec.ledger_opening, code)
     out["statement_opening"] = format_amount(rec.statement_opening, code)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Table, select
 
 from ledger.errors import InputError, Problem
 from ledger.files import Field, Schema, one_of
-from ledger.money import currency
+from ledger.money import carried_currency
 from ledger.refdata import LoadResult, read_file, upsert_rows
 from ledger.schema import ACCOUNT_LENGTH, KEY_LENGTH, Account, Bank
 from settlement.schema import Investor, Product
@@ -37,7 +37,7 @@ INVESTOR_SCHEMA = Schema((
 
 PRODUCT_SCHEMA = Schema((
     Field("product", required=True, limit=KEY_LENGTH),
-    Field("currency", lambda t: currency(t).code, required=True),
+    Field("currency", lambda t: carried_currency(t).code, required=True),
     Field("risk", one_of(*RISKS), required=True),
     Field("direction", one_of(*DIRECTIONS), required=True),
     Field("account", required=True, limit=ACCOUNT_LENGTH),

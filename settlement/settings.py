@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from fx.conversion import Rounding
 from ledger.errors import InputError, LedgerError, Problem, UnknownCurrency
-from ledger.money import format_amount, parse_amount
+from ledger.money import DEFAULT_CURRENCIES, currency, format_amount, parse_amount
 
 DEFAULT_SETTINGS_FILE: Final = Path(__file__).resolve().parent / "data" / "settings.default.toml"
 
@@ -116,10 +116,18 @@ class ReconciliationSettings:
     #: Statement account id (camt ``Acct/Id``, MT940 ``:25:``) -> the ledger account it is
     #: the statement of, where the two are not written alike; sorted pairs.
     statement_accounts: tuple[tuple[str, str], ...] = ()
+    #: The most XML elements one statement file may hold (memory and time stay bounded).
+    statement_max_elements: int = 2_000_000
 
     def statement_account_of(self, statement_account: str) -> str | None:
         """The ledger account mapped to ``statement_account``, if any."""
         return dict(self.statement_accounts).get(statement_account)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSettings:
+    #: The ISO 4217 currencies the ledger carries; a statement or file in another is refused.
+    currencies: tuple[str, ...] = DEFAULT_CURRENCIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +163,7 @@ class Settings:
     audit: AuditSettings = AuditSettings()
     #: The files read, defaults first.
     sources: tuple[str, ...] = ()
+    ledger: LedgerSettings = LedgerSettings()
 
 
 # -- value parsers: raw TOML value -> typed value, or ValueError("what was expected") -------------
@@ -236,6 +245,23 @@ def _count(minimum: int, maximum: int | None = None) -> _Parser:
     return parse
 
 
+def _currencies(value: Any, _base: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ValueError(
+            f'a non-empty list of ISO 4217 codes such as ["MOP", "HKD"], got {_kind(value)}'
+        )
+    codes: list[str] = []
+    for code in value:
+        try:
+            currency(code)
+        except UnknownCurrency as exc:
+            raise ValueError(f"ISO 4217 codes ({exc})") from None
+        if code in codes:
+            raise ValueError(f"each currency once, got {code} twice")
+        codes.append(code)
+    return tuple(codes)
+
+
 def _time(value: Any, _base: Path) -> time:
     if isinstance(value, time):
         if value.tzinfo is not None:
@@ -298,10 +324,12 @@ _SCHEMA: Final[dict[str, _Parser]] = {
     "reconciliation.cnh_as_cny": _bool,
     "reconciliation.statement_max_bytes": _count(1),
     "reconciliation.statement_accounts": _account_map,
+    "reconciliation.statement_max_elements": _count(1),
     "calendar.overrides": _path,
     "audit.checkpoint_dir": _path,
     "audit.checkpoint_key": _path,
     "input.value_date_window_days": _count(0, maximum=36_500),
+    "ledger.currencies": _currencies,
 }
 # Keys of a book's table, [fx.books.NAME].
 _BOOK_SCHEMA: Final[dict[str, _Parser]] = {
@@ -515,10 +543,12 @@ def _build(p: Mapping[str, Any], sources: tuple[str, ...]) -> Settings:
             cnh_as_cny=p["reconciliation.cnh_as_cny"],
             statement_max_bytes=p["reconciliation.statement_max_bytes"],
             statement_accounts=p["reconciliation.statement_accounts"],
+            statement_max_elements=p["reconciliation.statement_max_elements"],
         ),
         calendar=CalendarSettings(overrides=p["calendar.overrides"]),
         audit=AuditSettings(checkpoint_dir=p["audit.checkpoint_dir"],
                             checkpoint_key=p["audit.checkpoint_key"]),
         input=InputSettings(value_date_window_days=p["input.value_date_window_days"]),
         sources=sources,
+        ledger=LedgerSettings(currencies=p["ledger.currencies"]),
     )

@@ -1,17 +1,41 @@
-"""Bank statements: one immutable model, read from and written to camt.053 and MT940.
+"""Bank statements and reports: one immutable model, read from camt.05x and MT940/MT942.
 
 What this module guarantees:
 
-* A :class:`Statement` always adds up: ``opening + sum(entry amounts) == closing``. Every amount
-  is an ``int`` of minor units of the statement's one currency (one that
-  :func:`ledger.money.currency` knows); dates are :class:`datetime.date`. Building a statement
-  that does not add up is an error; a file that does not is refused. No float ever holds an
-  amount: the MT940 library hands out ``Decimal`` and camt.053 carries text, and both are
-  converted exactly, refusing more decimals than the currency has (``"10.005"`` HKD, and also
-  ``"10.000"``), never rounding.
+* A :class:`Statement` with balances always adds up: ``opening + sum(entry amounts) ==
+  closing``. Every amount is an ``int`` of minor units of the statement's one ISO 4217 currency
+  (minor units from :func:`ledger.money.currency`), which must be one the ledger carries (the
+  ``currencies`` argument, from the setting ``ledger.currencies``); dates are
+  :class:`datetime.date`. Building a statement that does not add up is an error; a file that
+  does not is refused. No float ever holds an amount: the MT940 library hands out ``Decimal``
+  and camt carries text, and both are converted exactly, refusing more decimals than the
+  currency has (``"10.005"`` HKD, and also ``"10.000"``), never rounding.
+* What each kind must have (:attr:`Statement.format`; a refusal names the kind):
+
+  ==========  =====================================  =========================================
+  kind        what it is                             balances
+  ==========  =====================================  =========================================
+  camt.053    end-of-day statement (``Stmt``)        opening ``OPBD`` (else ``PRCD``) and
+                                                     closing ``CLBD``: required, must add up
+  camt.052    intraday report (``Rpt``)              optional: opening ``OPBD``/``PRCD`` and
+                                                     closing ``CLBD``, else ``ITBD``; checked
+                                                     when both are there
+  camt.054    debit/credit notification (``Ntfctn``) none (the schema has none)
+  mt940       end-of-day statement                   ``:60F:``/``:60M:`` and ``:62F:``/``:62M:``
+                                                     required, must add up
+  mt942       interim report                         none required (``:60x:``/``:62x:`` checked
+                                                     when both are there); ``:90D:``/``:90C:``
+                                                     (number and sum of debits / credits)
+                                                     checked against the entries when present
+  ==========  =====================================  =========================================
+
+  A report without both balances has ``opening`` and ``closing`` ``None``
+  (:attr:`Statement.has_balances` false): it can be read and listed, not reconciled. Its
+  ``opening_date``/``closing_date`` are the period it covers (camt ``FrToDt``, MT942 ``:13D:``,
+  else its creation date).
 * Signs are the account holder's view as the statement shows it: ``+`` credit, ``-`` debit, for
   balances and entries alike.
-* Reversals keep the sign of the booking as the bank made it. camt.053: ``CdtDbtInd`` is the
+* Reversals keep the sign of the booking as the bank made it. camt: ``CdtDbtInd`` is the
   direction of the reversal booking itself (ISO 20022: ``CRDT`` with ``RvslInd`` true reverses a
   debit, so money comes back, ``+``), so the sign comes from ``CdtDbtInd`` alone and ``RvslInd``
   only sets :attr:`StatementEntry.reversal`. MT940: ``RD`` (reversal of a debit) is a credit,
@@ -21,43 +45,66 @@ What this module guarantees:
   to ``CNY`` with ``cnh_as_cny=True``.
 * Every refusal is one :class:`~ledger.errors.InputError` listing each problem as
   ``FILE:LINE: field 'FIELD': what was expected``. For MT940 the line is the line of the field
-  tag (``:61:``); for camt.053 the line of the element and the field its path
-  (``Stmt/Ntry[3]/Amt``). Problems that concern the whole file (size, format) are on line 0.
-* XML is parsed with defusedxml and refuses any DTD, entity declaration and external entity, so
-  neither "billion laughs" nor a file read through an entity can happen; any input larger than
-  ``max_bytes`` (default 50 MiB) is refused before it is parsed.
+  tag (``:61:``); for camt the line of the element and the field its path (``Stmt[2]/Ntry[3]/Amt``).
+  Problems that concern the whole file (size, format, kind of file) are on line 0. What is
+  accepted but worth a reader's eye is a warning, in :attr:`Statement.warnings` in the same
+  ``FILE:LINE: field`` form.
+* Bounded input. Only a regular file is read (a FIFO, device or directory is refused without
+  opening it for long: it is opened non-blocking and checked before reading), at most
+  ``max_bytes`` (default 50 MiB) of it, refused before parsing if larger. XML is parsed with
+  defusedxml, refusing any DTD, entity declaration and external entity (no "billion laughs", no
+  file read through an entity), as a stream: each entry is turned into a value and dropped as
+  soon as its end tag is read, an element outside the statement structure is counted but never
+  built, one subtree may hold at most 100,000 elements and the document at most
+  ``max_elements`` (default 2,000,000), so memory stays a small multiple of the file's size
+  whatever it contains. An unknown or wrong encoding declaration is an input error.
 * Writing a statement with :func:`write_camt053` or :func:`write_mt940` and reading the result gives
   an equal statement. Where each value came from (:attr:`Statement.source`,
-  :attr:`Statement.format`, :attr:`StatementEntry.line`) is provenance, not content: it takes no
-  part in equality, so the same day read from camt.053 and from MT940 compares equal.
+  :attr:`Statement.format`, :attr:`Statement.statement_id`, :attr:`Statement.warnings`,
+  :attr:`StatementEntry.line`) is provenance, not content: it takes no part in equality, so the
+  same day read from camt.053 and from MT940 compares equal.
 
 Reading rules worth knowing:
 
-* camt.053: any ``camt.053.001.xx`` namespace (or none). Exactly one ``Stmt`` per file. Opening
-  balance: ``Bal`` with code ``OPBD``, else ``PRCD``; closing: ``CLBD``. An entry whose status
-  (``Sts`` or ``Sts/Cd``) is not ``BOOK`` (pending, information) is left out: it is not part of
-  the booked balance. End-to-end id: ``NtryDtls/TxDtls/Refs/EndToEndId`` (``NOTPROVIDED`` counts
-  as none); an entry with several ``TxDtls`` (a batch booking) is refused, as it cannot be matched
-  per payment. Description: ``AddtlNtryInf``, else the ``RmtInf/Ustrd`` lines.
-* MT940: one statement per file (one ``:20:``); SWIFT envelope lines (``{1:...}``, ``-}``) are
-  skipped. The ``:61:`` subfields are parsed by the ``mt-940`` library's tag parsers; this module
+* Several statements in one file (camt with several ``Stmt``/``Rpt``/``Ntfctn``, MT940 files of
+  several messages) read as several :class:`Statement` values, in file order
+  (:func:`read_statements`); :func:`read_statement` wants exactly one. The file is refused as a
+  whole if any of them is wrong.
+* camt: any ``camt.05x.001.xx`` namespace (or none), the ``Document`` at the root or inside a
+  ``BizMsgEnvlp`` (with its ``AppHdr``) envelope. An entry whose status (``Sts`` or ``Sts/Cd``) is
+  not ``BOOK`` (pending, information) is left out: it is not part of the booked balance. End-to-end
+  id: ``NtryDtls/TxDtls/Refs/EndToEndId`` (``NOTPROVIDED`` counts as none). A batch booking (one
+  ``Ntry``, several ``TxDtls``) keeps each detail (:class:`EntryDetail`: its amount
+  ``TxDtls/Amt``, else ``AmtDtls/TxAmt/Amt``, its sign, end-to-end id and bank reference); the
+  details must add up to the entry's amount (and match ``Btch/NbOfTxs`` where given), or the file
+  is refused. Description: ``AddtlNtryInf``, else the ``RmtInf/Ustrd`` lines. ``BookgDt`` and
+  ``ValDt`` are optional in ISO 20022: a missing one takes the other; an entry with neither takes
+  the statement's date (the closing balance's, else the report's), with a warning. A date may
+  carry an offset (``2017-04-01+02:00``): the date is the bank's local date as written.
+* MT940/MT942: a message starts at ``:20:``; SWIFT envelopes (``{1:...}{2:...}{4:``, the ``-}``
+  end line, with or without the ``{5:...}`` trailer glued to it) and bank file headers (a BIC
+  line, ``940``/``942``, ``:940:``, ``ABNANL2A/940/ABNANL2A``) between messages are skipped. The
+  ``:61:`` date, mark and amount are parsed by the ``mt-940`` library's tag parser; this module
   splits the text into fields itself, so every field keeps its line number, and it checks what
-  the library lets through silently: trailing text after a balance, a customer reference longer
-  than 16 characters (the library would cut it and file the rest as "details"). The customer
-  reference (before ``//``) is the end-to-end id, ``NONREF`` counting as none; the part after
-  ``//`` is the bank's reference. The entry date (MMDD) is the booking date (the value date if
-  absent), its year taken from the value date across a year end as the library does. The ``:86:``
-  lines following a ``:61:`` are joined without separator (banks wrap them at 65 characters) to
-  form the description; ``:61:`` supplementary details are not kept.
+  the library lets through silently (trailing text after a balance). The customer reference
+  (before ``//``) is the end-to-end id, ``NONREF`` counting as none; the part after ``//`` is the
+  bank's reference. A customer reference over 16 characters (an IBAN, a house format) is kept
+  whole, with a warning (the library would cut it at 16). ``:61:`` may go on over several lines:
+  the lines after the first are its supplementary details. The entry date (MMDD) is the booking
+  date (the value date if absent), its year taken from the value date across a year end as the
+  library does. The ``:86:`` lines following a ``:61:`` are joined without separator (banks wrap
+  them at 65 characters) to form the description; without ``:86:``, the supplementary details.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import re
+import stat
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -69,22 +116,63 @@ from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from defusedxml.ElementTree import DefusedXMLParser  # type: ignore[import-untyped]
 
 from ledger.errors import AmountError, InputError, LedgerError, Problem, UnknownCurrency
-from ledger.money import currency, format_amount, parse_amount
+from ledger.money import DEFAULT_CURRENCIES, carried_currency, currency, format_amount, parse_amount
 
-StatementFormat = Literal["camt.053", "mt940"]
+StatementFormat = Literal["camt.053", "camt.052", "camt.054", "mt940", "mt942"]
+
+#: What each kind is called in messages.
+KIND_NAMES: Final[dict[str, str]] = {
+    "camt.053": "camt.053 statement",
+    "camt.052": "camt.052 intraday report",
+    "camt.054": "camt.054 debit/credit notification",
+    "mt940": "MT940 statement",
+    "mt942": "MT942 interim report",
+}
 
 #: Default refusal threshold for a statement file, in bytes (50 MiB).
 DEFAULT_MAX_BYTES: Final = 50 * 1024 * 1024
+#: Default limit on the number of XML elements of one file.
+DEFAULT_MAX_ELEMENTS: Final = 2_000_000
+# One entry, balance or header with more elements than this is not a bank's.
+_MAX_SUBTREE_ELEMENTS: Final = 100_000
+_MAX_DEPTH: Final = 64
+_FEED_CHUNK: Final = 1 << 16
 
-#: The camt.053 version :func:`write_camt053` writes; the reader takes any ``camt.053.001.xx``.
+#: The camt.053 version :func:`write_camt053` writes; the reader takes any ``camt.05x.001.xx``.
 CAMT053_NAMESPACE: Final = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
 
 _CAMT_NS_RE: Final = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:camt\.(\d{3})\.\d{3}\.\d{2}$")
 _IBAN_RE: Final = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
+_ISO_DATE_RE: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
 _MT940_TAG_RE: Final = re.compile(r"^:(?P<tag>\d{2}[A-Z]?|NS):(?P<value>.*)$")
+_MT_HEADER_RE: Final = re.compile(
+    r"^(?:[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?|:?94[02]:?|[A-Z0-9]{8,11}/94[02]/[A-Z0-9]{8,11})$"
+)
+_MT_KIND_RE: Final = re.compile(r"\{2:[IO]94([02])|^:?94([02]):?$|/94([02])/")
+# What precedes the customer reference in :61: (the library's pattern, up to the type code).
+_MT61_HEAD_RE: Final = re.compile(
+    r"^\d{6}(?:\d{2}|\s{2})?(?:\d{2}|\s{2})?R?[DC][A-Z]?[\n ]?[\d,]{1,15}(?:[A-Z][A-Z0-9 ]{3})?"
+)
+_MT_COUNT_RE: Final = re.compile(
+    r"^(?P<count>\d{1,5})(?P<currency>[A-Z]{3})(?P<amount>[\d,]{1,15})$"
+)
+_MT_DATETIME_RE: Final = re.compile(r"^(\d{6})(\d{4})(?:[+-]\d{4})?$")
 _MT940_DETAILS_WIDTH: Final = 65
 _MT940_REF_MAX: Final = 16
 _NO_REFERENCE: Final = frozenset({"NONREF", "NOTPROVIDED"})
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDetail:
+    """One payment of a batch booking: its share of the entry, signed like the entry."""
+
+    amount: int
+    end_to_end_id: str | None
+    bank_ref: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _require_int(self.amount, "detail amount")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +180,9 @@ class StatementEntry:
     """One booked entry of a statement.
 
     ``amount`` is signed from the account holder's view (``+`` credit, ``-`` debit), in minor units
-    of ``currency``. ``line`` is where the entry starts in its source file (for messages and
-    reports); it takes no part in equality.
+    of ``currency``. ``details`` are the payments of a batch booking (empty for a single payment);
+    they add up to ``amount``. ``line`` is where the entry starts in its source file (for messages
+    and reports); it takes no part in equality.
     """
 
     amount: int
@@ -105,29 +194,66 @@ class StatementEntry:
     reversal: bool = False
     description: str = ""
     line: int = field(default=0, compare=False)
+    details: tuple[EntryDetail, ...] = ()
 
     def __post_init__(self) -> None:
         _require_int(self.amount, "amount")
         currency(self.currency)
+        if self.details and sum(d.amount for d in self.details) != self.amount:
+            raise InputError(
+                f"entry at line {self.line}: its details add up to "
+                f"{format_amount(sum(d.amount for d in self.details), self.currency)}, "
+                f"not its amount {format_amount(self.amount, self.currency)}"
+            )
+
+    def parts(self) -> tuple[StatementEntry, ...]:
+        """The payments this entry books: itself, or one entry per detail of a batch booking
+        (each with the detail's amount, end-to-end id and bank reference, else the entry's)."""
+        if not self.details:
+            return (self,)
+        return tuple(
+            dataclasses.replace(
+                self,
+                amount=d.amount,
+                end_to_end_id=d.end_to_end_id,
+                bank_ref=d.bank_ref or self.bank_ref,
+                description=d.description or self.description,
+                details=(),
+            )
+            for d in self.details
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """One end-of-day statement of one account in one currency; it always adds up."""
+    """One statement or report of one account in one currency; with balances, it adds up.
+
+    ``account`` is the account's identifier as the bank wrote it (camt ``Acct/Id/IBAN`` or
+    ``Acct/Id/Othr/Id``, MT940 ``:25:``). ``opening``/``closing`` are ``None`` for a report
+    without balances (see the module docstring).
+    """
 
     account: str
     currency: str
-    opening: int
-    closing: int
+    opening: int | None
+    closing: int | None
     opening_date: date
     closing_date: date
     entries: tuple[StatementEntry, ...]
     source: str = field(default="", compare=False)
     format: StatementFormat = field(default="camt.053", compare=False)
+    statement_id: str = field(default="", compare=False)
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        _require_int(self.opening, "opening")
-        _require_int(self.closing, "closing")
+        if (self.opening is None) != (self.closing is None):
+            raise InputError(
+                f"{self.source or '<statement>'}: an opening and a closing balance, or neither"
+            )
+        if self.opening is not None:
+            _require_int(self.opening, "opening")
+        if self.closing is not None:
+            _require_int(self.closing, "closing")
         currency(self.currency)
         for entry in self.entries:
             if entry.currency != self.currency:
@@ -135,14 +261,28 @@ class Statement:
                     f"{self.source or '<statement>'}: entry in {entry.currency} "
                     f"on a {self.currency} statement"
                 )
-        total = self.entries_total
-        if self.opening + total != self.closing:
-            raise InputError(f"{self.source or '<statement>'}: {_balance_message(self, total)}")
+        if self.opening is not None and self.closing is not None:
+            total = self.entries_total
+            if self.opening + total != self.closing:
+                raise InputError(
+                    f"{self.source or '<statement>'}: "
+                    f"{_balance_message(_Totals(self.currency, self.opening, self.closing), total)}"
+                )
 
     @property
     def entries_total(self) -> int:
         """The sum of the entries' signed amounts: ``closing - opening``."""
         return sum(e.amount for e in self.entries)
+
+    @property
+    def has_balances(self) -> bool:
+        """Whether the statement has an opening and a closing balance (it can be reconciled)."""
+        return self.opening is not None and self.closing is not None
+
+    @property
+    def kind_name(self) -> str:
+        """What the statement is, for messages: ``"camt.052 intraday report"``."""
+        return KIND_NAMES[self.format]
 
 
 def _require_int(value: object, what: str) -> None:
@@ -151,9 +291,9 @@ def _require_int(value: object, what: str) -> None:
         raise AmountError(f"{what}: expected an int of minor units, got {type(value).__name__}")
 
 
-def _balance_message(stmt_or_fields: Statement | _Totals, total: int) -> str:
-    code = stmt_or_fields.currency
-    opening, closing = stmt_or_fields.opening, stmt_or_fields.closing
+def _balance_message(totals: _Totals, total: int) -> str:
+    code = totals.currency
+    opening, closing = totals.opening, totals.closing
     computed = opening + total
     return (
         f"opening {format_amount(opening, code)} + entries {format_amount(total, code)}"
@@ -171,57 +311,89 @@ class _Totals:
 
 
 class _Problems:
-    """Collects the problems of one file, to refuse it once, listing them all."""
+    """Collects the problems (and warnings) of one file, to refuse it once, listing them all."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, cnh_as_cny: bool, currencies: Collection[str]) -> None:
         self.name = name
+        self.cnh_as_cny = cnh_as_cny
+        self.currencies = tuple(currencies)
         self.items: list[Problem] = []
+        self.warnings: list[Problem] = []
         # A wrong currency code is reported where it first appears, not on every amount.
         self.bad_codes: set[str] = set()
 
     def add(self, line: int, field_name: str, expected: str) -> None:
         self.items.append(Problem(self.name, line, field_name, expected))
 
+    def warn(self, line: int, field_name: str, note: str) -> None:
+        self.warnings.append(Problem(self.name, line, field_name, note))
+
     def raise_if_any(self) -> None:
         if self.items:
             raise InputError(self.items)
 
+    def currency_code(self, code: str, line: int, field_name: str) -> str | None:
+        code = code.strip()
+        if code in self.bad_codes:
+            return None
+        if code == "CNH":
+            if self.cnh_as_cny:
+                code = "CNY"
+            else:
+                self.bad_codes.add(code)
+                self.add(
+                    line,
+                    field_name,
+                    "an ISO 4217 currency; CNH is the offshore RMB market label, not a currency "
+                    "(read it as CNY only with the cnh_as_cny setting)",
+                )
+                return None
+        try:
+            return carried_currency(code, self.currencies).code
+        except UnknownCurrency as exc:
+            self.bad_codes.add(code)
+            self.add(line, field_name, str(exc))
+            return None
 
-def _currency_code(
-    code: str, cnh_as_cny: bool, problems: _Problems, line: int, field_name: str
-) -> str | None:
-    code = code.strip()
-    if code in problems.bad_codes:
-        return None
-    if code == "CNH":
-        if cnh_as_cny:
-            return "CNY"
-        problems.bad_codes.add(code)
-        problems.add(
-            line,
-            field_name,
-            "an ISO 4217 currency; CNH is the offshore RMB market label, not a currency "
-            "(read it as CNY only with the cnh_as_cny setting)",
-        )
-        return None
-    try:
-        return currency(code).code
-    except UnknownCurrency as exc:
-        problems.bad_codes.add(code)
-        problems.add(line, field_name, str(exc))
-        return None
-
-
-def _amount(text: str, code: str, problems: _Problems, line: int, field_name: str) -> int | None:
-    try:
-        return parse_amount(text, code)
-    except AmountError as exc:
-        problems.add(line, field_name, f"an amount in {code} ({exc})")
-        return None
+    def amount(self, text: str, code: str, line: int, field_name: str) -> int | None:
+        try:
+            return parse_amount(text, code)
+        except AmountError as exc:
+            self.add(line, field_name, f"an amount in {code} ({exc})")
+            return None
 
 
 # --------------------------------------------------------------------------------------------
 # Reading
+
+
+def read_statements(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    name: str | None = None,
+    cnh_as_cny: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    currencies: Collection[str] = DEFAULT_CURRENCIES,
+) -> tuple[Statement, ...]:
+    """Every statement or report of a camt.05x or MT940/MT942 file, in file order.
+
+    ``source`` is a path (``str`` or path-like) or the file's content (``bytes``). ``name`` is the
+    file name used in messages and kept as :attr:`Statement.source` (default: the path, or
+    ``"<statement>"``). ``currencies`` are the currencies the ledger carries. Raises
+    :class:`~ledger.errors.InputError` listing every problem found.
+    """
+    data, name = _load(source, name, max_bytes)
+    problems = _Problems(name, cnh_as_cny, currencies)
+    kind = detect_format(data, name=name)
+    if kind.startswith("camt"):
+        found = _read_camt(data, problems, max_elements)
+    else:
+        found = _read_mt(data, problems)
+    if not found and not problems.items:
+        problems.add(0, "statement", "at least one statement in the file")
+    problems.raise_if_any()
+    return tuple(found)
 
 
 def read_statement(
@@ -230,26 +402,61 @@ def read_statement(
     name: str | None = None,
     cnh_as_cny: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    currencies: Collection[str] = DEFAULT_CURRENCIES,
 ) -> Statement:
-    """Read one camt.053 or MT940 statement, detecting the format from the content.
+    """The one statement of a file (as :func:`read_statements`); a file of several is refused,
+    naming what it holds."""
+    found = read_statements(
+        source, name=name, cnh_as_cny=cnh_as_cny, max_bytes=max_bytes,
+        max_elements=max_elements, currencies=currencies,
+    )
+    if len(found) != 1:
+        raise InputError(
+            [
+                Problem(
+                    found[0].source,
+                    0,
+                    "statement",
+                    f"one statement in the file, found {len(found)}: "
+                    f"{describe_statements(found)}",
+                )
+            ]
+        )
+    return found[0]
 
-    ``source`` is a path (``str`` or path-like) or the file's content (``bytes``). ``name`` is the
-    file name used in messages and kept as :attr:`Statement.source` (default: the path, or
-    ``"<statement>"``). Raises :class:`~ledger.errors.InputError` listing every problem found.
-    """
-    data, name = _load(source, name, max_bytes)
-    kind = detect_format(data, name=name)
-    if kind == "camt.053":
-        return _read_camt053(data, name, cnh_as_cny)
-    return _read_mt940(data, name, cnh_as_cny)
+
+def describe_statements(found: Collection[Statement]) -> str:
+    """``"account X on 2025-03-03, account Y on ..."``: what a file holds, for messages."""
+    return ", ".join(
+        f"{s.kind_name} of account {s.account} "
+        + (
+            f"on {s.closing_date}"
+            if s.opening_date == s.closing_date
+            else f"{s.opening_date}..{s.closing_date}"
+        )
+        for s in found
+    )
 
 
 def detect_format(data: bytes, *, name: str = "<statement>") -> StatementFormat:
-    """``"camt.053"`` for XML, ``"mt940"`` for SWIFT text; anything else is an InputError."""
+    """The kind of file: ``"camt.05x"`` for XML (by its namespace; camt.053 when it has none),
+    ``"mt942"`` or ``"mt940"`` for SWIFT text (by its first message); anything else is an
+    InputError."""
     head = data.removeprefix(b"\xef\xbb\xbf").lstrip()
     if head.startswith(b"<"):
-        return "camt.053"
+        m = re.search(rb"camt\.(05[234])\.\d{3}\.\d{2}", data[:4096])
+        if m is None:
+            m = re.search(rb"<(?:\w+:)?(BkToCstmr\w+)", data[:8192])
+            kinds = {b"BkToCstmrAcctRpt": "camt.052", b"BkToCstmrDbtCdtNtfctn": "camt.054"}
+            found = "camt.053" if m is None else kinds.get(m.group(1), "camt.053")
+            return found  # type: ignore[return-value]
+        return f"camt.{m.group(1).decode()}"  # type: ignore[return-value]
     if head.startswith((b":20:", b"{1:", b"{4:")) or re.search(rb"^:20:", data, re.MULTILINE):
+        first = data.split(b"\n:20:", 1)[0][:2048].decode("latin-1")
+        mt = _MT_KIND_RE.search(first) or _MT_KIND_RE.search(first.split("\n", 3)[-1])
+        if mt is not None and "2" in mt.groups():
+            return "mt942"
         return "mt940"
     raise InputError(
         [
@@ -257,7 +464,7 @@ def detect_format(data: bytes, *, name: str = "<statement>") -> StatementFormat:
                 name,
                 0,
                 "format",
-                "a camt.053 XML document or an MT940 text (with a :20: field)",
+                "a camt.052/053/054 XML document or an MT940/MT942 text (with a :20: field)",
             )
         ]
     )
@@ -271,80 +478,355 @@ def _load(
         data = source
     else:
         name = name or os.fspath(source)
-        try:
-            with Path(source).open("rb") as fh:
-                data = fh.read(max_bytes + 1)
-        except OSError as exc:
-            raise InputError(
-                [Problem(name, 0, "file", f"an existing, readable file ({exc.strerror})")]
-            ) from None
+        data = _read_regular_file(Path(source), name, max_bytes)
     if len(data) > max_bytes:
-        raise InputError(
-            [
-                Problem(
-                    name,
-                    0,
-                    "size",
-                    f"a statement of at most {max_bytes} bytes (this one is larger; "
-                    "raise max_bytes if it is genuine)",
-                )
-            ]
-        )
+        raise InputError([_too_large(name, max_bytes)])
     return data, name
 
 
-# camt.053 ----------------------------------------------------------------------------------
+def _too_large(name: str, max_bytes: int) -> Problem:
+    return Problem(
+        name,
+        0,
+        "size",
+        f"a statement of at most {max_bytes} bytes (this one is larger; "
+        "raise statement_max_bytes if it is genuine)",
+    )
 
 
-class _LineRecordingBuilder:
-    """A TreeBuilder target that remembers the source line of every element it starts."""
+def _read_regular_file(path: Path, name: str, max_bytes: int) -> bytes:
+    """At most ``max_bytes + 1`` bytes of a regular file; anything else is refused unread.
 
-    def __init__(self) -> None:
-        self.builder = ET.TreeBuilder()
-        self.lines: dict[ET.Element, int] = {}
+    Opened non-blocking, so that a FIFO with no writer cannot hang the open; the check is on the
+    opened descriptor, so the path cannot be swapped between check and read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        what = "a regular file, got a directory" if exc.errno == errno.EISDIR else (
+            f"an existing, readable file ({exc.strerror})"
+        )
+        raise InputError([Problem(name, 0, "file", what)]) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = (
+                "a directory" if stat.S_ISDIR(mode)
+                else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "a socket" if stat.S_ISSOCK(mode)
+                else "not a regular file"
+            )
+            raise InputError([Problem(name, 0, "file", f"a regular file, got {kind}")])
+        if os.fstat(fd).st_size > max_bytes:
+            raise InputError([_too_large(name, max_bytes)])
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        left = max_bytes + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise InputError(
+            [Problem(name, 0, "file", f"a readable file ({exc.strerror})")]
+        ) from None
+    finally:
+        os.close(fd)
+
+
+# camt.05x -----------------------------------------------------------------------------------
+
+# message element -> (kind, report element)
+_CAMT_MESSAGES: Final[dict[str, tuple[StatementFormat, str]]] = {
+    "BkToCstmrStmt": ("camt.053", "Stmt"),
+    "BkToCstmrAcctRpt": ("camt.052", "Rpt"),
+    "BkToCstmrDbtCdtNtfctn": ("camt.054", "Ntfctn"),
+}
+_CAMT_REPORTS: Final = frozenset(r for _, r in _CAMT_MESSAGES.values())
+
+
+class _Limit(Exception):
+    """A bound of the streaming parser was hit: the file is refused where it stands."""
+
+    def __init__(self, field_name: str, expected: str) -> None:
+        super().__init__(expected)
+        self.field_name = field_name
+        self.expected = expected
+
+
+@dataclass(slots=True)
+class _Piece:
+    """A built subtree (a header, balance, account or entry) and the line of each element."""
+
+    root: ET.Element
+    lines: dict[ET.Element, int]
+
+    def line_of(self, elem: ET.Element | None) -> int:
+        return self.lines.get(elem, 0) if elem is not None else self.lines.get(self.root, 0)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An entry read before the statement's date is known (it may lack both of its dates)."""
+
+    amount: int
+    currency: str
+    booked: date | None
+    valued: date | None
+    end_to_end_id: str | None
+    bank_ref: str | None
+    reversal: bool
+    description: str
+    line: int
+    path: str
+    details: tuple[EntryDetail, ...]
+
+
+@dataclass(slots=True)
+class _CamtReport:
+    kind: StatementFormat
+    path: str
+    line: int
+    warnings_from: int
+    code: str | None = None
+    account: str | None = None
+    statement_id: str = ""
+    created: date | None = None
+    period: tuple[date | None, date | None] = (None, None)
+    balances: dict[str, tuple[int, date, int, str] | None] = field(default_factory=dict)
+    entries: list[_Pending] = field(default_factory=list)
+    ntry_count: int = 0
+    bal_count: int = 0
+    bad: bool = False
+
+
+class _CamtStream:
+    """An XMLParser target that builds only the parts of each report, one at a time.
+
+    The skeleton (``Document``, an envelope, the message and report elements) is tracked, not
+    built; each child of a report (and the group header) is built as its own subtree, handed over
+    when it ends and then dropped; anything else is counted and skipped.
+    """
+
+    def __init__(self, problems: _Problems, max_elements: int) -> None:
+        self.problems = problems
+        self.max_elements = max_elements
         self.parser: Any = None
+        self.count = 0
+        # per open element: "skel", "skip" or "build", and its local name
+        self.modes: list[str] = []
+        self.names: list[str] = []
+        self.builder: ET.TreeBuilder | None = None
+        self.piece_lines: dict[ET.Element, int] = {}
+        self.piece_count = 0
+        self.doc_kind: str | None = None  # from the Document's namespace
+        self.message: tuple[StatementFormat, str] | None = None
+        self.report: _CamtReport | None = None
+        self.report_counts: dict[str, int] = {}
+        self.group_created: date | None = None
+        self.saw_document = False
+        self.saw_message = False
+        self.done: list[Statement] = []
 
-    def start(self, tag: str, attrib: dict[str, str]) -> ET.Element:
-        elem = self.builder.start(tag, attrib)
-        self.lines[elem] = int(self.parser.parser.CurrentLineNumber)
-        return elem
+    def line(self) -> int:
+        return int(self.parser.parser.CurrentLineNumber)
 
-    def end(self, tag: str) -> ET.Element:
-        return self.builder.end(tag)
+    # -- parser callbacks ---------------------------------------------------------------------
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self.count += 1
+        if self.count > self.max_elements:
+            raise _Limit(
+                "xml", f"at most {self.max_elements} XML elements (a statement is not this large)"
+            )
+        if len(self.modes) >= _MAX_DEPTH:
+            raise _Limit("xml", f"elements nested at most {_MAX_DEPTH} deep")
+        local = _local(tag)
+        parent = self.modes[-1] if self.modes else None
+        if parent == "build" and self.builder is not None:
+            self.piece_count += 1
+            if self.piece_count > _MAX_SUBTREE_ELEMENTS:
+                raise _Limit(
+                    "/".join(self.names[-3:]),
+                    f"at most {_MAX_SUBTREE_ELEMENTS} elements in one {self._piece_name()}",
+                )
+            self.piece_lines[self.builder.start(tag, attrib)] = self.line()
+            self._push("build", local)
+        elif parent == "skip":
+            self._push("skip", local)
+        else:
+            self._push(self._skeleton_child(tag, local, attrib), local)
+
+    def end(self, tag: str) -> None:
+        mode = self.modes.pop()
+        local = self.names.pop()
+        if mode == "build" and self.builder is not None:
+            elem = self.builder.end(tag)
+            if not self.modes or self.modes[-1] != "build":
+                piece = _Piece(elem, self.piece_lines)
+                self.builder, self.piece_lines, self.piece_count = None, {}, 0
+                self._piece_done(local, piece)
+        elif mode == "skel" and self.report is not None and local in _CAMT_REPORTS:
+            report, self.report = self.report, None
+            stmt = _finish_report(report, self.group_created, self.problems)
+            if stmt is not None:
+                self.done.append(stmt)
 
     def data(self, text: str) -> None:
-        self.builder.data(text)
+        if self.builder is not None and self.modes and self.modes[-1] == "build":
+            self.builder.data(text)
 
-    def close(self) -> ET.Element:
-        return self.builder.close()
+    def close(self) -> None:
+        return None
+
+    # -- structure ----------------------------------------------------------------------------
+
+    def _push(self, mode: str, local: str) -> None:
+        self.modes.append(mode)
+        self.names.append(local)
+
+    def _piece_name(self) -> str:
+        for name in reversed(self.names):
+            if name in ("Ntry", "Bal", "Acct", "GrpHdr"):
+                return name
+        return "element"
+
+    def _start_piece(self, tag: str, attrib: dict[str, str]) -> str:
+        self.builder = ET.TreeBuilder()
+        self.piece_lines = {}
+        self.piece_count = 1
+        self.piece_lines[self.builder.start(tag, attrib)] = self.line()
+        return "build"
+
+    def _skeleton_child(self, tag: str, local: str, attrib: dict[str, str]) -> str:
+        parent = self.names[-1] if self.names else None
+        problems = self.problems
+        if parent is None or parent == "BizMsgEnvlp":
+            if local == "Document":
+                self.saw_document = True
+                ns = tag[1:].partition("}")[0] if tag.startswith("{") else ""
+                match = _CAMT_NS_RE.match(ns)
+                if ns and (match is None or match.group(1) not in ("052", "053", "054")):
+                    problems.add(
+                        self.line(),
+                        "Document",
+                        "a camt.052, camt.053 or camt.054 Document "
+                        f"(urn:iso:std:iso:20022:tech:xsd:camt.05x.001.xx), got namespace {ns}",
+                    )
+                    return "skip"
+                self.doc_kind = f"camt.{match.group(1)}" if match else None
+                return "skel"
+            if parent is None and local == "BizMsgEnvlp":
+                return "skel"
+            if parent is None:
+                problems.add(
+                    self.line(),
+                    "Document",
+                    f"a camt Document (or a BizMsgEnvlp holding one), got {local}",
+                )
+            return "skip"  # AppHdr and other envelope parts
+        if parent == "Document":
+            if local in _CAMT_MESSAGES:
+                self.message = _CAMT_MESSAGES[local]
+                self.saw_message = True
+                if self.doc_kind is not None and self.doc_kind != self.message[0]:
+                    problems.add(
+                        self.line(),
+                        f"Document/{local}",
+                        f"the message of a {self.doc_kind} document, got a "
+                        f"{KIND_NAMES[self.message[0]]}",
+                    )
+                    return "skip"
+                return "skel"
+            return "skip"
+        if parent in _CAMT_MESSAGES and self.message is not None:
+            kind, report_tag = self.message
+            if local == "GrpHdr":
+                return self._start_piece(tag, attrib)
+            if local == report_tag:
+                n = self.report_counts.get(local, 0) + 1
+                self.report_counts[local] = n
+                self.report = _CamtReport(
+                    kind, local if n == 1 else f"{local}[{n}]", self.line(),
+                    len(problems.warnings),
+                )
+                return "skel"
+            if local in _CAMT_REPORTS:
+                problems.add(
+                    self.line(),
+                    f"{parent}/{local}",
+                    f"{report_tag} elements in a {KIND_NAMES[kind]} ({parent})",
+                )
+            return "skip"
+        if parent in _CAMT_REPORTS and self.report is not None:
+            return self._start_piece(tag, attrib)
+        return "skip"
+
+    def _piece_done(self, local: str, piece: _Piece) -> None:
+        report = self.report
+        if report is None:
+            if local == "GrpHdr":
+                self.group_created = _camt_datetime_date(piece.root.find("{*}CreDtTm"))
+            return
+        _report_piece(report, local, piece, self.problems)
 
 
-def _parse_xml(data: bytes, name: str) -> tuple[ET.Element, dict[ET.Element, int]]:
-    target = _LineRecordingBuilder()
+def _read_camt(data: bytes, problems: _Problems, max_elements: int) -> list[Statement]:
+    target = _CamtStream(problems, max_elements)
     parser = DefusedXMLParser(
         target=target, forbid_dtd=True, forbid_entities=True, forbid_external=True
     )
     target.parser = parser
+    name = problems.name
     try:
-        parser.feed(data)
-        root: ET.Element = parser.close()
+        for i in range(0, len(data), _FEED_CHUNK):
+            parser.feed(data[i : i + _FEED_CHUNK])
+        parser.close()
     except ET.ParseError as exc:
         line = exc.position[0] if exc.position else 0
         raise InputError([Problem(name, line, "xml", f"well-formed XML ({exc})")]) from None
     except DefusedXmlException as exc:
-        line = int(parser.parser.CurrentLineNumber)
         raise InputError(
             [
                 Problem(
                     name,
-                    line,
+                    target.line(),
                     "xml",
                     "XML without a DTD: DTDs, entity declarations and external entities are "
                     f"refused (entity expansion bombs, reading other files) ({exc!r})",
                 )
             ]
         ) from None
-    return root, target.lines
+    except (LookupError, UnicodeError) as exc:
+        # expat asks Python for an encoding it does not know, or the bytes do not decode.
+        raise InputError(
+            [
+                Problem(
+                    name,
+                    1,
+                    "xml encoding",
+                    f"an encoding declaration naming a known encoding, such as UTF-8 ({exc})",
+                )
+            ]
+        ) from None
+    except _Limit as exc:
+        raise InputError([Problem(name, target.line(), exc.field_name, exc.expected)]) from None
+    if not target.saw_document and not problems.items:
+        problems.add(0, "Document", "a camt Document element")
+    elif not target.saw_message and not problems.items:
+        problems.add(
+            0,
+            "Document",
+            "a camt message: BkToCstmrStmt (camt.053), BkToCstmrAcctRpt (camt.052) or "
+            "BkToCstmrDbtCdtNtfctn (camt.054)",
+        )
+    return target.done
 
 
 def _local(tag: str) -> str:
@@ -358,119 +840,184 @@ def _text(elem: ET.Element | None) -> str | None:
     return text or None
 
 
-def _read_camt053(data: bytes, name: str, cnh_as_cny: bool) -> Statement:
-    root, lines = _parse_xml(data, name)
-    problems = _Problems(name)
+def _camt_datetime_date(elem: ET.Element | None) -> date | None:
+    text = _text(elem)
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text).date()
+    except ValueError:
+        return None
 
-    def line_of(elem: ET.Element) -> int:
-        return lines.get(elem, 0)
 
-    ns = root.tag[1:].partition("}")[0] if root.tag.startswith("{") else ""
-    match = _CAMT_NS_RE.match(ns)
-    if _local(root.tag) != "Document" or (ns and (match is None or match.group(1) != "053")):
+def _report_piece(report: _CamtReport, local: str, piece: _Piece, problems: _Problems) -> None:
+    """Take one child of a Stmt/Rpt/Ntfctn into the report being read."""
+    path = report.path
+    root = piece.root
+    if local == "Id":
+        report.statement_id = _text(root) or ""
+    elif local == "CreDtTm":
+        report.created = _camt_datetime_date(root)
+    elif local == "FrToDt":
+        report.period = (
+            _camt_datetime_date(root.find("{*}FrDtTm")),
+            _camt_datetime_date(root.find("{*}ToDtTm")),
+        )
+    elif local == "Acct":
+        report.account = _text(root.find("{*}Id/{*}IBAN")) or _text(
+            root.find("{*}Id/{*}Othr/{*}Id")
+        )
+        if report.account is None:
+            problems.add(piece.line_of(root), f"{path}/Acct/Id", "an account IBAN or Othr/Id")
+            report.bad = True
+        ccy = root.find("{*}Ccy")
+        if _text(ccy) is not None:
+            code = problems.currency_code(_text(ccy) or "", piece.line_of(ccy), f"{path}/Acct/Ccy")
+            report.code = code
+            report.bad = report.bad or code is None
+    elif local == "Bal":
+        _report_balance(report, piece, problems)
+    elif local == "Ntry":
+        report.ntry_count += 1
+        pending = _camt_entry(piece, f"{path}/Ntry[{report.ntry_count}]", report, problems)
+        if pending is not None:
+            report.entries.append(pending)
+
+
+def _report_balance(report: _CamtReport, piece: _Piece, problems: _Problems) -> None:
+    bal = piece.root
+    report.bal_count += 1
+    path = f"{report.path}/Bal[{report.bal_count}]"
+    kind = _text(bal.find("{*}Tp/{*}CdOrPrtry/{*}Cd"))
+    if kind not in ("OPBD", "PRCD", "CLBD", "ITBD"):
+        return  # available and forward balances take no part in the check
+    if report.kind == "camt.054":
+        return  # a notification has no balances; one sent anyway is not checked
+    if kind in report.balances and kind != "ITBD":
+        problems.add(piece.line_of(bal), f"{path}/Tp", f"one {kind} balance (found a second)")
+        return
+    report.balances[kind] = None
+    parsed = _camt_money(bal, path, report.code, piece, problems)
+    when = _camt_date(bal.find("{*}Dt"), f"{path}/Dt", problems, piece.line_of(bal))
+    if parsed is not None:
+        report.code = report.code or parsed[1]
+    if parsed is None or when is None:
+        report.bad = True
+        return
+    amt = bal.find("{*}Amt")
+    report.balances[kind] = (parsed[0], when, piece.line_of(amt), f"{path}/Amt")
+
+
+def _finish_report(
+    report: _CamtReport, group_created: date | None, problems: _Problems
+) -> Statement | None:
+    """The Statement of a report whose end tag was read, or None (its problems recorded)."""
+    path, kind = report.path, report.kind
+    what = KIND_NAMES[kind]
+    if report.account is None and not report.bad:
+        problems.add(report.line, f"{path}/Acct/Id", "an account IBAN or Othr/Id")
+        report.bad = True
+    bals = report.balances
+    opening = bals.get("OPBD") or bals.get("PRCD")
+    closing = bals.get("CLBD")
+    if kind == "camt.053":
+        if not bals.keys() & {"OPBD", "PRCD"}:
+            problems.add(
+                report.line, f"{path}/Bal",
+                f"an opening balance (Bal with code OPBD or PRCD) in a {what}",
+            )
+        if "CLBD" not in bals:
+            problems.add(
+                report.line, f"{path}/Bal", f"a closing balance (Bal with code CLBD) in a {what}"
+            )
+    elif kind == "camt.052":
+        closing = closing or bals.get("ITBD")
+        if (opening is None) != (closing is None) and not report.bad:
+            problems.warn(
+                report.line,
+                f"{path}/Bal",
+                f"a {what} with only an {'opening' if opening else 'closing'} balance: its "
+                "entries are not checked against balances, and it cannot be reconciled",
+            )
+            opening = closing = None
+    else:
+        opening = closing = None
+    code = report.code
+    if code is None and report.entries:
+        code = report.entries[0].currency
+    if code is None:
+        if not report.bad:
+            problems.add(report.line, f"{path}/Acct/Ccy", "a currency (Acct/Ccy, or a balance's)")
+        return None
+    # The statement's date: the closing balance's, else the end of the period it covers.
+    day = closing[1] if closing else report.period[1] or report.created or group_created
+    first = opening[1] if opening else report.period[0] or day
+    if day is None or first is None:
         problems.add(
-            line_of(root),
-            "Document",
-            f"a camt.053 Document (urn:iso:std:iso:20022:tech:xsd:camt.053.001.xx), "
-            f"got {_local(root.tag)} in namespace {ns or '(none)'}",
+            report.line, path, f"a date for the {what}: a balance, FrToDt or CreDtTm"
         )
-        problems.raise_if_any()
-    stmts = root.findall("{*}BkToCstmrStmt/{*}Stmt")
-    if len(stmts) != 1:
-        problems.add(
-            line_of(root),
-            "BkToCstmrStmt/Stmt",
-            f"exactly one Stmt per file (found {len(stmts)})",
-        )
-        problems.raise_if_any()
-    stmt = stmts[0]
-
-    account = _text(stmt.find("{*}Acct/{*}Id/{*}IBAN")) or _text(
-        stmt.find("{*}Acct/{*}Id/{*}Othr/{*}Id")
-    )
-    if account is None:
-        problems.add(line_of(stmt), "Stmt/Acct/Id", "an account IBAN or Othr/Id")
-
-    code: str | None = None
-    acct_ccy = stmt.find("{*}Acct/{*}Ccy")
-    if _text(acct_ccy) is not None and acct_ccy is not None:
-        code = _currency_code(
-            _text(acct_ccy) or "", cnh_as_cny, problems, line_of(acct_ccy), "Stmt/Acct/Ccy"
-        )
-
-    # kind -> (amount, date, Amt element, its path); a kind seen but unreadable maps to None.
-    balances: dict[str, tuple[int, date, ET.Element, str] | None] = {}
-    for i, bal in enumerate(stmt.findall("{*}Bal"), 1):
-        path = f"Stmt/Bal[{i}]"
-        kind = _text(bal.find("{*}Tp/{*}CdOrPrtry/{*}Cd"))
-        if kind not in ("OPBD", "PRCD", "CLBD"):
-            continue  # available and interim balances take no part in the check
-        if kind in balances:
-            problems.add(line_of(bal), f"{path}/Tp", f"one {kind} balance (found a second)")
-            continue
-        balances[kind] = None
-        parsed = _camt_money(bal, path, code, cnh_as_cny, problems, line_of)
-        when = _camt_date(bal.find("{*}Dt"), f"{path}/Dt", problems, line_of(bal))
-        if parsed is not None:
-            code = code or parsed[1]
-        if parsed is not None and when is not None:
-            amt = bal.find("{*}Amt")
-            balances[kind] = (parsed[0], when, bal if amt is None else amt, f"{path}/Amt")
-    opening = balances.get("OPBD") or balances.get("PRCD")
-    closing = balances.get("CLBD")
-    if not balances.keys() & {"OPBD", "PRCD"}:
-        problems.add(line_of(stmt), "Stmt/Bal", "an opening balance (Bal with code OPBD or PRCD)")
-    if "CLBD" not in balances:
-        problems.add(line_of(stmt), "Stmt/Bal", "a closing balance (Bal with code CLBD)")
-
+        return None
     entries: list[StatementEntry] = []
-    for i, ntry in enumerate(stmt.findall("{*}Ntry"), 1):
-        entry = _camt_entry(ntry, f"Stmt/Ntry[{i}]", code, cnh_as_cny, problems, line_of)
-        if entry is not None:
-            entries.append(entry)
-
-    problems.raise_if_any()
-    # Everything below is present: a missing piece was a problem and raised above.
-    if account is None or code is None or opening is None or closing is None:
-        raise LedgerError("unreachable: incomplete statement passed validation")
-    totals = _Totals(code, opening[0], closing[0])
+    for p in report.entries:
+        if p.currency != code:
+            problems.add(
+                p.line, f"{p.path}/Amt/@Ccy", f"the statement currency {code}, got {p.currency}"
+            )
+            continue
+        booked, valued = p.booked, p.valued
+        if booked is None and valued is None:
+            problems.warn(
+                p.line, p.path,
+                f"no BookgDt and no ValDt: the entry takes the statement's date {day}",
+            )
+            booked = valued = day
+        entries.append(
+            StatementEntry(
+                amount=p.amount, currency=code, booking_date=booked or valued or day,
+                value_date=valued or booked or day, end_to_end_id=p.end_to_end_id,
+                bank_ref=p.bank_ref, reversal=p.reversal, description=p.description,
+                line=p.line, details=p.details,
+            )
+        )
+    if report.bad or problems.items:
+        return None
     total = sum(e.amount for e in entries)
-    if totals.opening + total != totals.closing:
-        problems.add(line_of(closing[2]), closing[3], _balance_message(totals, total))
-        problems.raise_if_any()
+    if opening is not None and closing is not None and opening[0] + total != closing[0]:
+        totals = _Totals(code, opening[0], closing[0])
+        problems.add(closing[2], closing[3], _balance_message(totals, total))
+        return None
+    if report.account is None:
+        raise LedgerError("unreachable: a report without account passed validation")
     return Statement(
-        account=account,
+        account=report.account,
         currency=code,
-        opening=opening[0],
-        closing=closing[0],
-        opening_date=opening[1],
-        closing_date=closing[1],
+        opening=opening[0] if opening and closing else None,
+        closing=closing[0] if opening and closing else None,
+        opening_date=first,
+        closing_date=day,
         entries=tuple(entries),
-        source=name,
-        format="camt.053",
+        source=problems.name,
+        format=kind,
+        statement_id=report.statement_id,
+        warnings=tuple(problems.warnings[report.warnings_from :]),
     )
 
 
 def _camt_money(
-    parent: ET.Element,
-    path: str,
-    code: str | None,
-    cnh_as_cny: bool,
-    problems: _Problems,
-    line_of: Callable[[ET.Element], int],
+    parent: ET.Element, path: str, code: str | None, piece: _Piece, problems: _Problems
 ) -> tuple[int, str] | None:
     """The signed amount of a Bal or Ntry (``Amt`` + ``CdtDbtInd``) and its currency."""
     amt = parent.find("{*}Amt")
-    line = line_of(parent)
+    line = piece.line_of(parent)
     if amt is None or _text(amt) is None:
         problems.add(line, f"{path}/Amt", "an amount")
         return None
-    line = line_of(amt)
-    raw_ccy = amt.get("Ccy")
-    if raw_ccy is None:
+    line = piece.line_of(amt)
+    ccy_text = amt.get("Ccy")
+    if ccy_text is None:
         problems.add(line, f"{path}/Amt/@Ccy", "a currency attribute Ccy")
         return None
-    ccy = _currency_code(raw_ccy, cnh_as_cny, problems, line, f"{path}/Amt/@Ccy")
+    ccy = problems.currency_code(ccy_text, line, f"{path}/Amt/@Ccy")
     if ccy is None:
         return None
     if code is not None and ccy != code:
@@ -482,12 +1029,12 @@ def _camt_money(
             line, f"{path}/Amt", f"an unsigned amount (the sign is CdtDbtInd), got {text!r}"
         )
         return None
-    minor = _amount(text, ccy, problems, line, f"{path}/Amt")
+    minor = problems.amount(text, ccy, line, f"{path}/Amt")
     indicator_elem = parent.find("{*}CdtDbtInd")
     indicator = _text(indicator_elem)
     if indicator not in ("CRDT", "DBIT"):
         problems.add(
-            line_of(indicator_elem) if indicator_elem is not None else line_of(parent),
+            piece.line_of(indicator_elem if indicator_elem is not None else parent),
             f"{path}/CdtDbtInd",
             f"CRDT or DBIT, got {indicator!r}",
         )
@@ -495,6 +1042,14 @@ def _camt_money(
     if minor is None:
         return None
     return (minor if indicator == "CRDT" else -minor), ccy
+
+
+def _iso_date(text: str) -> date:
+    """``2025-03-03``, also with an offset (``2017-04-01+02:00``): the date as written."""
+    m = _ISO_DATE_RE.match(text)
+    if m is None:
+        raise ValueError(text)
+    return date.fromisoformat(m.group(1))
 
 
 def _camt_date(holder: ET.Element | None, path: str, problems: _Problems, line: int) -> date | None:
@@ -508,7 +1063,7 @@ def _camt_date(holder: ET.Element | None, path: str, problems: _Problems, line: 
             continue
         try:
             if _local(child.tag) == "Dt":
-                return date.fromisoformat(text)
+                return _iso_date(text)
             if _local(child.tag) == "DtTm":
                 return datetime.fromisoformat(text).date()
         except ValueError:
@@ -519,21 +1074,28 @@ def _camt_date(holder: ET.Element | None, path: str, problems: _Problems, line: 
 
 
 def _camt_entry(
-    ntry: ET.Element,
-    path: str,
-    code: str | None,
-    cnh_as_cny: bool,
-    problems: _Problems,
-    line_of: Callable[[ET.Element], int],
-) -> StatementEntry | None:
-    line = line_of(ntry)
+    piece: _Piece, path: str, report: _CamtReport, problems: _Problems
+) -> _Pending | None:
+    ntry = piece.root
+    line = piece.line_of(ntry)
     status_elem = ntry.find("{*}Sts")
     status = _text(ntry.find("{*}Sts/{*}Cd")) or _text(status_elem)
     if status is not None and status != "BOOK":
         return None  # pending or information only: not part of the booked balance
-    money = _camt_money(ntry, path, code, cnh_as_cny, problems, line_of)
-    booked = _camt_date(ntry.find("{*}BookgDt"), f"{path}/BookgDt", problems, line)
-    valued = _camt_date(ntry.find("{*}ValDt"), f"{path}/ValDt", problems, line)
+    money = _camt_money(ntry, path, report.code, piece, problems)
+    # Both dates are optional in ISO 20022; a missing one is filled in when the report ends.
+    booked = valued = None
+    ok = True
+    for tag, slot in (("BookgDt", "booked"), ("ValDt", "valued")):
+        holder = ntry.find("{*}" + tag)
+        if holder is None:
+            continue
+        got = _camt_date(holder, f"{path}/{tag}", problems, line)
+        ok = ok and got is not None
+        if slot == "booked":
+            booked = got
+        else:
+            valued = got
 
     reversal = False
     rvsl = _text(ntry.find("{*}RvslInd"))
@@ -542,39 +1104,114 @@ def _camt_entry(
             problems.add(line, f"{path}/RvslInd", f"true or false, got {rvsl!r}")
         reversal = rvsl in ("true", "1")
 
-    details = ntry.findall("{*}NtryDtls/{*}TxDtls")
-    if len(details) > 1:
-        problems.add(
-            line,
-            f"{path}/NtryDtls",
-            f"one TxDtls per entry (found {len(details)}: batch bookings cannot be matched "
-            "per payment)",
-        )
-    e2e = _text(details[0].find("{*}Refs/{*}EndToEndId")) if details else None
-    if e2e in _NO_REFERENCE:
-        e2e = None
+    txs = ntry.findall("{*}NtryDtls/{*}TxDtls")
+    e2e = _reference(txs[0].find("{*}Refs/{*}EndToEndId")) if len(txs) == 1 else None
+    details: tuple[EntryDetail, ...] = ()
+    if len(txs) > 1 and money is not None:
+        got_details = _camt_details(ntry, txs, path, money, piece, problems)
+        if got_details is None:
+            return None
+        details = got_details
 
     description = _text(ntry.find("{*}AddtlNtryInf"))
-    if description is None:
+    if description is None and len(txs) > 1:
+        description = ""  # a batch's remittance texts are its details'
+    elif description is None:
         ustrd = [t for t in (_text(u) for u in ntry.iterfind(".//{*}RmtInf/{*}Ustrd")) if t]
         description = " ".join(ustrd)
 
-    if money is None or booked is None or valued is None:
+    if money is None or not ok:
+        report.bad = True
         return None
-    return StatementEntry(
-        amount=money[0],
-        currency=money[1],
-        booking_date=booked,
-        value_date=valued,
-        end_to_end_id=e2e,
-        bank_ref=_text(ntry.find("{*}AcctSvcrRef")),
-        reversal=reversal,
-        description=description,
-        line=line,
+    return _Pending(
+        amount=money[0], currency=money[1], booked=booked, valued=valued, end_to_end_id=e2e,
+        bank_ref=_text(ntry.find("{*}AcctSvcrRef")), reversal=reversal,
+        description=description, line=line, path=path, details=details,
     )
 
 
-# MT940 ---------------------------------------------------------------------------------------
+def _reference(elem: ET.Element | None) -> str | None:
+    ref = _text(elem)
+    return None if ref is None or ref in _NO_REFERENCE else ref
+
+
+def _camt_details(
+    ntry: ET.Element,
+    txs: list[ET.Element],
+    path: str,
+    money: tuple[int, str],
+    piece: _Piece,
+    problems: _Problems,
+) -> tuple[EntryDetail, ...] | None:
+    """The payments of a batch booking; they must add up to the entry (and its NbOfTxs)."""
+    amount, code = money
+    entry_sign = 1 if amount >= 0 else -1
+    details: list[EntryDetail] = []
+    ok = True
+    for j, tx in enumerate(txs, 1):
+        dpath = f"{path}/NtryDtls/TxDtls[{j}]"
+        amt = tx.find("{*}Amt")
+        if amt is None:
+            amt = tx.find("{*}AmtDtls/{*}TxAmt/{*}Amt")
+        if amt is None or _text(amt) is None:
+            problems.add(
+                piece.line_of(tx), f"{dpath}/Amt",
+                "an amount (TxDtls/Amt or AmtDtls/TxAmt/Amt) for each payment of a batch booking",
+            )
+            ok = False
+            continue
+        ccy = amt.get("Ccy")
+        if ccy is not None and ccy.strip() != code and not (
+            ccy.strip() == "CNH" and problems.cnh_as_cny and code == "CNY"
+        ):
+            problems.add(
+                piece.line_of(amt), f"{dpath}/Amt/@Ccy", f"the entry's currency {code}, got {ccy}"
+            )
+            ok = False
+            continue
+        minor = problems.amount(_text(amt) or "", code, piece.line_of(amt), f"{dpath}/Amt")
+        indicator = _text(tx.find("{*}CdtDbtInd"))
+        if indicator not in (None, "CRDT", "DBIT"):
+            problems.add(
+                piece.line_of(tx), f"{dpath}/CdtDbtInd", f"CRDT or DBIT, got {indicator!r}"
+            )
+            ok = False
+            continue
+        if minor is None:
+            ok = False
+            continue
+        sign = entry_sign if indicator is None else (1 if indicator == "CRDT" else -1)
+        ustrd = [t for t in (_text(u) for u in tx.iterfind("{*}RmtInf/{*}Ustrd")) if t]
+        details.append(
+            EntryDetail(
+                amount=sign * minor,
+                end_to_end_id=_reference(tx.find("{*}Refs/{*}EndToEndId")),
+                bank_ref=_text(tx.find("{*}Refs/{*}AcctSvcrRef")),
+                description=" ".join(ustrd),
+            )
+        )
+    if not ok:
+        return None
+    line = piece.line_of(ntry)
+    total = sum(d.amount for d in details)
+    if total != amount:
+        problems.add(
+            line, f"{path}/NtryDtls",
+            f"batch details adding up to the entry's {format_amount(amount, code)} {code}, "
+            f"got {format_amount(total, code)} {code} over {len(details)} TxDtls",
+        )
+        return None
+    counted = _text(ntry.find("{*}NtryDtls/{*}Btch/{*}NbOfTxs"))
+    if counted is not None and counted.isdigit() and int(counted) != len(details):
+        problems.add(
+            line, f"{path}/NtryDtls/Btch/NbOfTxs",
+            f"the number of TxDtls given ({len(details)}), got {counted}",
+        )
+        return None
+    return tuple(details)
+
+
+# MT940 / MT942 -------------------------------------------------------------------------------
 
 # Switch on the library's fixes: RC is a debit (issue #130), lowercase marks count, :86: is never
 # cut. The rest of the options concern fields this module does not use.
@@ -591,8 +1228,10 @@ _MT940_EXPECTED: Final[dict[str, str]] = {
     "61": (
         "a statement line like 2503030303C529200,00NTRFE2E-001//BANKREF (value date YYMMDD, "
         "optional entry date MMDD, C/D/RC/RD, amount with decimal comma, transaction type, "
-        "customer reference of at most 16 characters, optional // bank reference)"
+        "customer reference, optional // bank reference)"
     ),
+    "90": "a number of entries, currency and sum like 3HKD1500,00",
+    "13": "a date and time like 2503031530+0800 (YYMMDDhhmm, optional offset)",
 }
 
 
@@ -603,27 +1242,70 @@ class _Field:
     value: str
 
 
-def _mt940_fields(text: str, problems: _Problems) -> tuple[list[_Field], int]:
-    """Split MT940 text into its fields, each with the line its tag is on."""
-    fields: list[_Field] = []
-    last_line = 0
+@dataclass(slots=True)
+class _Message:
+    fields: list[_Field] = field(default_factory=list)
+    hint: str | None = None  # "940" or "942", from an envelope or a bank header
+    last_line: int = 0
+
+
+_MT_CLOSING_TAGS: Final = frozenset({"62F", "62M", "64", "65"})
+
+
+def _mt_messages(text: str, problems: _Problems) -> list[_Message]:
+    """Split MT940/MT942 text into messages of fields, each field with the line its tag is on."""
+    messages: list[_Message] = []
+    current: _Message | None = None
+    hint: str | None = None
+
+    def close() -> None:
+        nonlocal current
+        if current is not None and current.fields:
+            messages.append(current)
+        current = None
+
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.removeprefix("\ufeff") if number == 1 else raw
-        if not line.strip():
-            continue
-        last_line = number
         stripped = line.strip()
-        if stripped in ("-", "-}") or stripped.startswith("{"):
-            continue  # SWIFT envelope: {1:...}{2:...}{4: and the -} trailer
+        if not stripped:
+            continue
+        if current is not None:
+            current.last_line = number
+        if stripped == "-" or stripped.startswith("-}"):
+            close()  # end of block 4, the {5:...} trailer glued to it or not
+            continue
+        if stripped.startswith("{"):
+            kind = _MT_KIND_RE.search(stripped)
+            if kind is not None:
+                hint = "940" if "0" in kind.groups() else "942"
+            body = stripped.partition("{4:")[2] if "{4:" in stripped else ""
+            if not body.startswith(":"):
+                continue  # SWIFT envelope: {1:...}{2:...}{3:...}{4:
+            line = stripped = body
         match = _MT940_TAG_RE.match(line)
+        last_tag = current.fields[-1].tag if current is not None and current.fields else None
         if match is not None:
-            fields.append(_Field(match["tag"], number, match["value"]))
-        elif fields:
-            last = fields[-1]
-            fields[-1] = _Field(last.tag, last.line, f"{last.value}\n{line}")
+            if match["tag"] == "20" or current is None:
+                close()
+                current = _Message(hint=hint, last_line=number)
+                hint = None
+            current.fields.append(_Field(match["tag"], number, match["value"]))
+        elif _MT_HEADER_RE.match(stripped) and (
+            current is None or last_tag in _MT_CLOSING_TAGS or "/" in stripped
+            or stripped.startswith(":")
+        ):
+            # A bank's file header (ABNANL2A / 940 / ABNANL2A, :940:) before a message.
+            close()
+            kind = _MT_KIND_RE.search(stripped)
+            if kind is not None or stripped in ("940", "942"):
+                hint = "942" if "942" in stripped else "940"
+        elif current is not None and current.fields:
+            last = current.fields[-1]
+            current.fields[-1] = _Field(last.tag, last.line, f"{last.value}\n{line}")
         else:
             problems.add(number, "text", "a field tag like :20: (text before the first field)")
-    return fields, last_line
+    close()
+    return messages
 
 
 def _mt940_parse(
@@ -666,10 +1348,7 @@ def _exact_minor(
 
 
 def _mt940_balance(
-    fld: _Field,
-    ctx: mt940.models.Transactions,
-    cnh_as_cny: bool,
-    problems: _Problems,
+    fld: _Field, ctx: mt940.models.Transactions, problems: _Problems
 ) -> tuple[int, str, date] | None:
     parsed = _mt940_parse(fld, ctx, problems)
     if parsed is None:
@@ -679,7 +1358,7 @@ def _mt940_balance(
     if not raw.get("amount"):
         problems.add(fld.line, f"{name} amount", _MT940_EXPECTED["60"])
         return None
-    code = _currency_code(raw["currency"], cnh_as_cny, problems, fld.line, f"{name} currency")
+    code = problems.currency_code(raw["currency"], fld.line, f"{name} currency")
     if code is None:
         return None
     balance = next(iter(built.values()))
@@ -695,20 +1374,27 @@ def _mt940_balance(
 def _mt940_entry(
     fld: _Field, ctx: mt940.models.Transactions, code: str | None, problems: _Problems
 ) -> StatementEntry | None:
-    """The entry of a :61: field; with no currency (a bad opening), only its syntax is checked."""
-    parsed = _mt940_parse(fld, ctx, problems)
+    """The entry of a :61: field; with no currency (a bad opening), only its syntax is checked.
+
+    The first line is the statement line proper; the lines after it are its supplementary
+    details (some banks wrap the field over several lines).
+    """
+    first, _, rest = fld.value.rstrip().partition("\n")
+    parsed = _mt940_parse(_Field(fld.tag, fld.line, first), ctx, problems)
     if parsed is None:
         return None
     raw, built = parsed
-    if built.get("extra_details") and "\n" not in fld.value.rstrip():
-        # The library cut a long reference at 16 (or 23) characters and kept the rest as details.
-        problems.add(
-            fld.line,
-            ":61: reference",
-            "a customer reference of at most 16 characters before // and a bank reference "
-            f"after it, got {fld.value.rstrip()!r}",
-        )
-        return None
+    head = _MT61_HEAD_RE.match(first.rstrip())
+    tail = first.rstrip()[head.end() :] if head is not None else ""
+    customer, _, bank = (part.strip() for part in tail.partition("//"))
+    for label, ref in (("customer", customer), ("bank", bank)):
+        if len(ref) > _MT940_REF_MAX:
+            problems.warn(
+                fld.line,
+                f":61: {label} reference",
+                f"a {label} reference of at most {_MT940_REF_MAX} characters (SWIFT); "
+                f"kept whole: {ref!r}",
+            )
     if code is None:
         return None
     amount = _exact_minor(
@@ -718,8 +1404,7 @@ def _mt940_entry(
         return None
     value_date: date = built["date"]
     booking: date = built.get("entry_date") or value_date
-    customer = (built.get("customer_reference") or "").strip()
-    bank = (built.get("bank_reference") or "").strip()
+    supplementary = " ".join(x.strip() for x in rest.splitlines() if x.strip())
     return StatementEntry(
         amount=amount,
         currency=code,
@@ -728,6 +1413,7 @@ def _mt940_entry(
         end_to_end_id=None if customer.upper() in _NO_REFERENCE or not customer else customer,
         bank_ref=bank or None,
         reversal=str(built["status"]).upper().startswith("R"),
+        description=supplementary,
         line=fld.line,
     )
 
@@ -738,40 +1424,76 @@ _MT940_GROUPS: Final[dict[str, str]] = {
     "62F": "62",
     "62M": "62",
     "28C": "28",
+    "13D": "13",
 }
-_MT940_SINGLE: Final = ("20", "25", "28", "60", "62")
-_MT940_IGNORED: Final = ("13", "13D", "21", "34F", "64", "65", "90C", "90D", "NS")
+_MT940_SINGLE: Final = ("20", "25", "28", "60", "62", "13", "90D", "90C")
+_MT940_IGNORED: Final = ("21", "34F", "64", "65", "NS")
 
 
-def _read_mt940(data: bytes, name: str, cnh_as_cny: bool) -> Statement:
-    problems = _Problems(name)
+def _read_mt(data: bytes, problems: _Problems) -> list[Statement]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError([Problem(name, line, "text", f"UTF-8 text ({exc.reason})")]) from None
-    fields, last_line = _mt940_fields(text, problems)
+        raise InputError(
+            [Problem(problems.name, line, "text", f"UTF-8 text ({exc.reason})")]
+        ) from None
+    found: list[Statement] = []
+    for message in _mt_messages(text, problems):
+        stmt = _read_mt_message(message, problems)
+        if stmt is not None:
+            found.append(stmt)
+    return found
+
+
+def _mt_kind(message: _Message) -> StatementFormat:
+    if message.hint is not None:
+        return "mt942" if message.hint == "942" else "mt940"
+    tags = {f.tag for f in message.fields}
+    if tags & {"13D", "34F"} and not tags & {"60F", "60M"}:
+        return "mt942"
+    return "mt940"
+
+
+def _mt_datetime(fld: _Field, problems: _Problems) -> date | None:
+    m = _MT_DATETIME_RE.match(fld.value.strip())
+    try:
+        if m is None:
+            raise ValueError(fld.value)
+        return datetime.strptime(m.group(1), "%y%m%d").date()
+    except ValueError:
+        problems.add(fld.line, f":{fld.tag}:", f"{_MT940_EXPECTED['13']}, got {fld.value!r}")
+        return None
+
+
+def _read_mt_message(message: _Message, problems: _Problems) -> Statement | None:
+    kind = _mt_kind(message)
+    what = KIND_NAMES[kind]
+    warnings_from = len(problems.warnings)
+    errors_from = len(problems.items)
     ctx = mt940.models.Transactions(options=_MT940_OPTIONS)
+    last_line = message.last_line
 
     seen: dict[str, _Field] = {}
     account: str | None = None
     opening: tuple[int, str, date] | None = None
     closing: tuple[int, str, date] | None = None
+    reported: date | None = None
     entries: list[StatementEntry] = []
     details: list[list[str]] = []
     # Index of the entry the last :61: made; :86: lines belong to it until another field comes.
     current: int | None = None
-    for fld in fields:
+    for fld in message.fields:
         group = _MT940_GROUPS.get(fld.tag, fld.tag)
         if not seen and group != "20":
-            problems.add(fld.line, f":{fld.tag}:", "the statement to start with :20:")
+            problems.add(fld.line, f":{fld.tag}:", f"the {what} to start with :20:")
         if group != "86":
             current = None
         if group in _MT940_SINGLE and group in seen:
             first = seen[group]
-            what = "one statement per file" if group == "20" else f"one :{fld.tag}: field"
             problems.add(
-                fld.line, f":{fld.tag}:", f"{what} (a first :{first.tag}: is on line {first.line})"
+                fld.line, f":{fld.tag}:",
+                f"one :{fld.tag}: field (a first :{first.tag}: is on line {first.line})",
             )
             continue
         seen.setdefault(group, fld)
@@ -783,14 +1505,19 @@ def _read_mt940(data: bytes, name: str, cnh_as_cny: bool) -> Statement:
                 if account is None:
                     problems.add(fld.line, ":25:", _MT940_EXPECTED["25"])
         elif group == "60":
-            opening = _mt940_balance(fld, ctx, cnh_as_cny, problems)
+            opening = _mt940_balance(fld, ctx, problems)
+        elif group == "13":
+            reported = _mt_datetime(fld, problems)
         elif group == "61":
-            if "60" not in seen or "62" in seen:
-                problems.add(
-                    fld.line, ":61:", "statement lines between the :60F: and :62F: balances"
+            if ("60" not in seen and kind == "mt940") or "62" in seen:
+                where = "between the :60F: and :62F: balances" if kind == "mt940" else (
+                    "before the :62F: balance"
                 )
+                problems.add(fld.line, ":61:", f"statement lines {where} in an {what}")
             else:
-                entry = _mt940_entry(fld, ctx, opening[1] if opening else None, problems)
+                code = opening[1] if opening else _mt_first_currency(message)
+                code = None if code is None else problems.currency_code(code, fld.line, ":61:")
+                entry = _mt940_entry(fld, ctx, code, problems)
                 if entry is not None:
                     entries.append(entry)
                     details.append([])
@@ -800,22 +1527,30 @@ def _read_mt940(data: bytes, name: str, cnh_as_cny: bool) -> Statement:
                 # Banks wrap :86: at 65 characters, mid-word: the lines are one text.
                 details[current].append(fld.value.replace("\n", ""))
         elif group == "62":
-            closing = _mt940_balance(fld, ctx, cnh_as_cny, problems)
+            closing = _mt940_balance(fld, ctx, problems)
+        elif group in ("90D", "90C"):
+            pass  # checked below, once the entries are known
         elif group not in _MT940_IGNORED:
-            problems.add(fld.line, f":{fld.tag}:", "a known MT940 field")
+            problems.add(fld.line, f":{fld.tag}:", f"a known {what} field")
 
-    if "20" not in seen and not problems.items:
-        problems.add(last_line, ":20:", "an MT940 statement starting with :20:")
     if "25" not in seen:
-        problems.add(last_line, ":25:", "an account identification :25:")
-    if "60" not in seen:
-        problems.add(last_line, ":60F:", "an opening balance :60F: (or :60M:)")
-    if "62" not in seen:
+        problems.add(last_line, ":25:", f"an account identification :25: in the {what}")
+    if kind == "mt940":
+        if "60" not in seen:
+            problems.add(last_line, ":60F:", f"an opening balance :60F: (or :60M:) in an {what}")
+        if "62" not in seen:
+            problems.add(
+                last_line,
+                ":62F:",
+                f"a closing balance :62F: (or :62M:) in an {what}; it ends at line {last_line} "
+                "without one: is the file truncated?",
+            )
+    elif ("60" in seen) != ("62" in seen):
+        present, absent = ("60F", "62F") if "60" in seen else ("62F", "60F")
         problems.add(
-            last_line,
-            ":62F:",
-            f"a closing balance :62F: (or :62M:); the statement ends at line {last_line} "
-            "without one: is the file truncated?",
+            seen["60" if "60" in seen else "62"].line,
+            f":{present}:",
+            f"both balances or neither in an {what} (:{absent}: is missing)",
         )
     if opening is not None and closing is not None and closing[1] != opening[1]:
         problems.add(
@@ -823,34 +1558,93 @@ def _read_mt940(data: bytes, name: str, cnh_as_cny: bool) -> Statement:
             f":{seen['62'].tag}: currency",
             f"the opening balance's currency {opening[1]}, got {closing[1]}",
         )
-    problems.raise_if_any()
-    if account is None or opening is None or closing is None:
-        raise LedgerError("unreachable: incomplete statement passed validation")
+    if len(problems.items) > errors_from:
+        return None
+    code = opening[1] if opening else None
+    if code is None:
+        raw_code = _mt_first_currency(message)
+        code = None if raw_code is None else problems.currency_code(raw_code, last_line, "currency")
+    if account is None or code is None:
+        if len(problems.items) == errors_from:
+            problems.add(last_line, "currency", f"a currency (:61: with :90D:/:90C:) in the {what}")
+        return None
 
-    code = opening[1]
     entries = [
-        dataclasses.replace(entry, description="".join(lines).strip())
+        dataclasses.replace(entry, description="".join(lines).strip() or entry.description)
         for entry, lines in zip(entries, details, strict=True)
     ]
+    for tag, sign in (("90D", -1), ("90C", 1)):
+        if tag in seen:
+            _mt_check_count(seen[tag], sign, entries, code, problems)
     total = sum(e.amount for e in entries)
-    if opening[0] + total != closing[0]:
+    if opening is not None and closing is not None and opening[0] + total != closing[0]:
         problems.add(
             seen["62"].line,
             f":{seen['62'].tag}: amount",
             _balance_message(_Totals(code, opening[0], closing[0]), total),
         )
-        problems.raise_if_any()
+    if len(problems.items) > errors_from:
+        return None
+    latest = max((e.booking_date for e in entries), default=None)
+    day = closing[2] if closing else reported or latest
+    first_day = opening[2] if opening else day
+    if day is None or first_day is None:
+        problems.add(last_line, ":13D:", f"a date (:13D:, or a statement line) in the {what}")
+        return None
     return Statement(
         account=account,
         currency=code,
-        opening=opening[0],
-        closing=closing[0],
-        opening_date=opening[2],
-        closing_date=closing[2],
+        opening=opening[0] if opening and closing else None,
+        closing=closing[0] if opening and closing else None,
+        opening_date=first_day,
+        closing_date=day,
         entries=tuple(entries),
-        source=name,
-        format="mt940",
+        source=problems.name,
+        format=kind,
+        statement_id=seen["20"].value.strip() if "20" in seen else "",
+        warnings=tuple(problems.warnings[warnings_from:]),
     )
+
+
+def _mt_first_currency(message: _Message) -> str | None:
+    """The currency of a message without opening balance: that of its :90D:/:90C: or :34F:."""
+    for fld in message.fields:
+        if fld.tag in ("90D", "90C", "34F", "62F", "62M"):
+            m = re.search(r"([A-Z]{3})[\d,]", fld.value)
+            if m is not None:
+                return m.group(1)
+    return None
+
+
+def _mt_check_count(
+    fld: _Field, sign: int, entries: list[StatementEntry], code: str, problems: _Problems
+) -> None:
+    """:90D: / :90C: give the number and sum of the debit / credit entries: they must agree."""
+    m = _MT_COUNT_RE.match(fld.value.strip())
+    if m is None:
+        problems.add(fld.line, f":{fld.tag}:", f"{_MT940_EXPECTED['90']}, got {fld.value!r}")
+        return
+    if m["currency"] != code:
+        problems.add(
+            fld.line, f":{fld.tag}: currency", f"the report's currency {code}, got {m['currency']}"
+        )
+        return
+    try:
+        stated = parse_amount(m["amount"].replace(",", ".").rstrip("."), code)
+    except AmountError as exc:
+        problems.add(fld.line, f":{fld.tag}: amount", f"an amount in {code} ({exc})")
+        return
+    side = [e for e in entries if (e.amount < 0) == (sign < 0) and e.amount != 0]
+    got = sum(abs(e.amount) for e in side)
+    if int(m["count"]) != len(side) or stated != got:
+        which = "debit" if sign < 0 else "credit"
+        problems.add(
+            fld.line,
+            f":{fld.tag}:",
+            f"the number and sum of the {which} entries ({len(side)}, "
+            f"{format_amount(got, code)} {code}), got {int(m['count'])}, "
+            f"{format_amount(stated, code)} {code}",
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -867,6 +1661,11 @@ def write_camt053(statement: Statement) -> bytes:
             elem.text = text
         return elem
 
+    if statement.opening is None or statement.closing is None:
+        raise InputError(
+            f"{statement.source or '<statement>'}: a camt.053 statement needs an opening and a "
+            f"closing balance; this {statement.kind_name} has none"
+        )
     code = statement.currency
     stamp = f"{statement.closing_date.isoformat()}T23:59:59+08:00"
     doc = ET.Element("Document", xmlns=CAMT053_NAMESPACE)
@@ -905,7 +1704,20 @@ def write_camt053(statement: Statement) -> bytes:
         if entry.bank_ref is not None:
             sub(ntry, "AcctSvcrRef", entry.bank_ref)
         sub(sub(sub(ntry, "BkTxCd"), "Prtry"), "Cd", "NTRF")
-        if entry.end_to_end_id is not None:
+        if entry.details:
+            dtls = sub(ntry, "NtryDtls")
+            sub(sub(dtls, "Btch"), "NbOfTxs", str(len(entry.details)))
+            for d in entry.details:
+                tx = sub(dtls, "TxDtls")
+                refs = sub(tx, "Refs")
+                if d.bank_ref is not None:
+                    sub(refs, "AcctSvcrRef", d.bank_ref)
+                sub(refs, "EndToEndId", d.end_to_end_id or "NOTPROVIDED")
+                sub(tx, "Amt", format_amount(abs(d.amount), code), Ccy=code)
+                sub(tx, "CdtDbtInd", "CRDT" if d.amount >= 0 else "DBIT")
+                if d.description:
+                    sub(sub(tx, "RmtInf"), "Ustrd", d.description)
+        elif entry.end_to_end_id is not None:
             refs = sub(sub(sub(ntry, "NtryDtls"), "TxDtls"), "Refs")
             sub(refs, "EndToEndId", entry.end_to_end_id)
         if entry.description:
@@ -922,7 +1734,12 @@ def write_mt940(statement: Statement) -> str:
     containing ``//``, a description with a line break or a line that would read as a field tag,
     a date outside 2000-2099.
     """
-    problems = _Problems(statement.source or "<statement>")
+    problems = _Problems(statement.source or "<statement>", False, (statement.currency,))
+    opening, closing = statement.opening, statement.closing
+    if opening is None or closing is None:
+        problems.add(0, "balances", "an opening and a closing balance for MT940 :60F:/:62F:")
+        problems.raise_if_any()
+        raise LedgerError("unreachable: a problem was added")
     code = statement.currency
     for when in (statement.opening_date, statement.closing_date):
         _check_mt940_year(when, problems, 0, "date")
@@ -937,7 +1754,7 @@ def write_mt940(statement: Statement) -> str:
         f":20:STMT{statement.closing_date:%y%m%d}",
         f":25:{statement.account}",
         ":28C:1/1",
-        f":60F:{balance(statement.opening, statement.opening_date)}",
+        f":60F:{balance(opening, statement.opening_date)}",
     ]
     for entry in statement.entries:
         _check_mt940_entry(entry, problems)
@@ -954,7 +1771,7 @@ def write_mt940(statement: Statement) -> str:
         chunks = _chunks(entry.description, _MT940_DETAILS_WIDTH)
         for i, chunk in enumerate(chunks):
             lines.append(f":86:{chunk}" if i == 0 else chunk)
-    lines.append(f":62F:{balance(statement.closing, statement.closing_date)}")
+    lines.append(f":62F:{balance(closing, statement.closing_date)}")
     problems.raise_if_any()
     return "\n".join(lines) + "\n"
 
@@ -987,6 +1804,10 @@ def _check_mt940_entry(entry: StatementEntry, problems: _Problems) -> None:
             )
         if ref is not None and ref.upper() in _NO_REFERENCE:
             problems.add(entry.line, label, f"a reference other than {ref!r} (means none)")
+    if entry.details:
+        problems.add(
+            entry.line, "details", "a single payment per entry (MT940 cannot carry a batch's)"
+        )
     if any(c in entry.description for c in "\r\n"):
         problems.add(entry.line, "description", "one line of text for MT940 :86:")
     for chunk in _chunks(entry.description, _MT940_DETAILS_WIDTH)[1:]:

@@ -459,6 +459,13 @@ class Ledger(object)
         name: 'str | None' = None,
         force: 'bool' = False,
     ) -> 'Reconciliation'
+    def reconcile_all(
+        self,
+        statement: 'str | os.PathLike[str] | bytes',
+        *,
+        account: 'str | None' = None,
+        name: 'str | None' = None,
+    ) -> 'list[Reconciliation]'
     def reverse(
         self,
         entry_id: 'str',
@@ -583,6 +590,9 @@ class Reconciliation(object)
         statement_account: 'str' = '',
         period_start: 'dt.date | None' = None,
         period_end: 'dt.date | None' = None,
+        statement_format: 'str' = '',
+        statement_id: 'str' = '',
+        warnings: 'tuple[str, ...]' = (),
     ) -> None
     account: field
     break_types: property
@@ -597,8 +607,11 @@ class Reconciliation(object)
     reconciled: property
     statement_account: field
     statement_closing: field
+    statement_format: field
+    statement_id: field
     statement_opening: field
     def to_dict(self) -> 'dict[str, Any]'
+    warnings: field
 class Rejection(object)
     __init__(instruction_id: 'str', line: 'int', code: 'str', message: 'str') -> None
     code: field
@@ -616,12 +629,14 @@ class Settings(object)
         input: 'InputSettings' = InputSettings(value_date_window_days=3650),
         audit: 'AuditSettings' = AuditSettings(checkpoint_dir=None, checkpoint_key=None),
         sources: 'tuple[str, ...]' = (),
+        ledger: 'LedgerSettings' = LedgerSettings(currencies=('MOP', 'HKD', 'CNY', 'USD')),
     ) -> None
     audit: field
     calendar: field
     cutoffs: field
     fx: field
     input: field
+    ledger: field
     quota: field
     reconciliation: field
     sources: field
@@ -754,7 +769,7 @@ REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
     3: "580c76ec0fd1f3d2d049e7ea6b39c477fcf65610bfafb4b1404fcd6b33e41317",
-    4: "9b9a6a149a5227b6b212e146958294c7cc43712783dfccf06c920adf868da809",
+    4: "a569e889025f89af3c96bcc2169651020c05e18f845e5449f350821d7a8e80e6",
 }
 
 

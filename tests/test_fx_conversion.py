@@ -21,7 +21,7 @@ from fx.conversion import (
 )
 from fx.quotes import CrossRate, Quote, RateError, dealt_rate, make_quote, peg_quote, resolve
 from ledger.errors import AmountError
-from ledger.money import CURRENCIES, Currency, format_amount, parse_amount
+from ledger.money import currency, format_amount, parse_amount
 
 T0 = datetime(2025, 3, 3, 9, 15, tzinfo=timezone(timedelta(hours=8)))
 CNY_HKD = make_quote("CNY", "HKD", "1.0584", "1.0688", T0, "test")
@@ -207,8 +207,9 @@ def test_tiny_round_trip_can_gain_under_half_rounding_but_never_under_floor() ->
 
 
 def test_minor_unit_scales_come_from_the_currency(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(CURRENCIES, "JPY", Currency("JPY", 392, 0))
-    monkeypatch.setitem(CURRENCIES, "BHD", Currency("BHD", 48, 3))
+    # JPY (0 decimals) and BHD (3) come from the ISO 4217 table like any currency; the default
+    # ledger does not carry them, so the quotes' carried-currency check is widened to ISO here.
+    monkeypatch.setattr("fx.quotes.carried_currency", lambda code: currency(code))
     # USD 1.00 at 150.255 JPY -> JPY 150.255 -> 150 (no minor units)
     assert convert(100, dealt_rate("USD", "JPY", Decimal("150.255"))).buy_amount == 150
     # JPY 1,000 at 0.0025 BHD -> BHD 2.500 = 2500 fils

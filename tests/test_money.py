@@ -8,6 +8,8 @@ from moneyed import Money
 from ledger.errors import AmountError, UnknownCurrency
 from ledger.money import (
     CURRENCIES,
+    carried_currency,
+    currency,
     format_amount,
     from_decimal,
     from_money,
@@ -47,10 +49,29 @@ def test_float_is_refused() -> None:
         parse_amount(10.5, "MOP")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("code", ["CNH", "EUR", "cny", ""])
+@pytest.mark.parametrize("code", ["CNH", "XAU", "XXX", "ZZZ", "cny", ""])
 def test_unknown_currency(code: str) -> None:
     with pytest.raises(UnknownCurrency):
         parse_amount("1.00", code)
+
+
+@pytest.mark.parametrize(
+    ("code", "number", "minor"),
+    [("JPY", 392, 0), ("BHD", 48, 3), ("EUR", 978, 2), ("CLF", 990, 4), ("MOP", 446, 2)],
+)
+def test_any_iso_4217_currency_with_its_minor_units(code: str, number: int, minor: int) -> None:
+    cur = currency(code)
+    assert (cur.number, cur.minor_units, cur.scale) == (number, minor, 10**minor)
+    assert format_amount(1, code) == ("1" if minor == 0 else "0." + "1".rjust(minor, "0"))
+
+
+def test_a_currency_the_ledger_does_not_carry_is_refused_naming_it() -> None:
+    assert carried_currency("HKD").code == "HKD"
+    with pytest.raises(UnknownCurrency, match="currency EUR is not carried by this ledger"):
+        carried_currency("EUR")
+    assert carried_currency("EUR", ("EUR", "HKD")).minor_units == 2
+    with pytest.raises(UnknownCurrency, match="market label"):
+        carried_currency("CNH", ("CNH",))
 
 
 @given(st.integers(min_value=-(10**17), max_value=10**17), st.sampled_from(sorted(CURRENCIES)))

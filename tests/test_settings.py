@@ -181,3 +181,19 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
     assert problem.field == "toml" and problem.line == 1
     [problem] = refused(tmp_path / "absent.toml")
     assert (problem.line, problem.field) == (0, "file")
+
+
+def test_carried_currencies_default_and_override(tmp_path: Path) -> None:
+    assert load_settings().ledger.currencies == ("MOP", "HKD", "CNY", "USD")
+    s = load_settings(write(tmp_path, '[ledger]\ncurrencies = ["HKD", "JPY"]\n'))
+    assert s.ledger.currencies == ("HKD", "JPY")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [('["CNH"]', "market label"), ('["ZZZ"]', "unknown currency 'ZZZ'"), ("[]", "non-empty"),
+     ('["HKD", "HKD"]', "HKD twice"), ('"HKD"', "a non-empty list")],
+)
+def test_carried_currencies_refused(tmp_path: Path, value: str, expected: str) -> None:
+    with pytest.raises(InputError, match=expected):
+        load_settings(write(tmp_path, f"[ledger]\ncurrencies = {value}\n"))

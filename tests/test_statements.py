@@ -16,6 +16,7 @@ from settlement.statements import (
     StatementEntry,
     detect_format,
     read_statement,
+    read_statements,
     write_camt053,
     write_mt940,
 )
@@ -79,7 +80,7 @@ def test_detect_format() -> None:
     assert detect_format(CAMT.read_bytes()) == "camt.053"
     assert detect_format(MT940.read_bytes()) == "mt940"
     assert detect_format(b"{1:F01BANKHKHHAXXX0000000000}{2:O940}{4:\n:20:X\n") == "mt940"
-    with pytest.raises(InputError, match=r"camt\.053 XML document or an MT940"):
+    with pytest.raises(InputError, match=r"camt\.052/053/054 XML document or an MT940/MT942"):
         detect_format(b"date,amount\n2025-03-03,1.00\n", name="x.csv")
 
 
@@ -96,9 +97,11 @@ def test_camt_is_namespace_agnostic() -> None:
         assert read_statement(other.encode()) == WORKED_EXAMPLE
 
 
-def test_camt_052_is_refused() -> None:
+def test_camt_namespace_and_message_must_agree() -> None:
     text = CAMT.read_text().replace("camt.053.001.02", "camt.052.001.02")
-    with pytest.raises(InputError, match=r"field 'Document': a camt.053 Document"):
+    with pytest.raises(
+        InputError, match=r"field 'Document/BkToCstmrStmt': the message of a camt.052 document"
+    ):
         read_statement(text.encode(), name="report.xml")
 
 
@@ -144,13 +147,13 @@ def test_camt_reversal_takes_its_sign_from_cdtdbtind() -> None:
     assert stmt.entries[1].reversal is True
 
 
-def test_camt_batch_booking_is_refused() -> None:
+def test_camt_batch_booking_without_detail_amounts_is_refused() -> None:
     text = CAMT.read_text().replace(
         "<TxDtls>\n            <Refs><EndToEndId>E2E-002</EndToEndId></Refs>\n          </TxDtls>",
         "<TxDtls><Refs><EndToEndId>E2E-002</EndToEndId></Refs></TxDtls>"
         "<TxDtls><Refs><EndToEndId>E2E-003</EndToEndId></Refs></TxDtls>",
     )
-    with pytest.raises(InputError, match=r"Stmt/Ntry\[2\]/NtryDtls': one TxDtls per entry"):
+    with pytest.raises(InputError, match=r"Stmt/Ntry\[2\]/NtryDtls/TxDtls\[1\]/Amt': an amount"):
         read_statement(text.encode(), name="batch.xml")
 
 
@@ -193,16 +196,23 @@ def test_mt940_entry_date_across_the_year_end() -> None:
     assert (entry.value_date, entry.booking_date) == (date(2024, 12, 31), date(2025, 1, 2))
 
 
-def test_mt940_long_customer_reference_is_refused_not_cut() -> None:
-    text = MT940.read_text().replace("NTRFE2E-001//", "NTRFE2E-001-TOO-LONG-FOR-MT940//")
-    with pytest.raises(InputError, match=r"x.sta:5: field ':61: reference'"):
-        read_statement(text.encode(), name="x.sta")
+def test_mt940_long_customer_reference_is_kept_whole_with_a_warning() -> None:
+    text = MT940.read_text().replace("NTRFE2E-001//", "NTRFE2E-001-LONGER-THAN-16//")
+    stmt = read_statement(text.encode(), name="x.sta")
+    assert stmt.entries[0].end_to_end_id == "E2E-001-LONGER-THAN-16"
+    assert stmt.entries[0].bank_ref == "BR2503030001"
+    assert [str(w) for w in stmt.warnings] == [
+        "x.sta:5: field ':61: customer reference': a customer reference of at most 16 "
+        "characters (SWIFT); kept whole: 'E2E-001-LONGER-THAN-16'"
+    ]
 
 
-def test_mt940_two_statements_in_one_file_are_refused() -> None:
+def test_mt940_two_statements_in_one_file_need_read_statements() -> None:
     text = MT940.read_text()
-    with pytest.raises(InputError, match=r"x.sta:15: field ':20:': one statement per file"):
+    with pytest.raises(InputError, match=r"x.sta:0: field 'statement': one statement in the file, "
+                       r"found 2: MT940 statement of account 012-345678-001 on 2025-03-03"):
         read_statement((text + text).encode(), name="x.sta")
+    assert read_statements((text + text).encode()) == (WORKED_EXAMPLE, WORKED_EXAMPLE)
 
 
 # --- refusals: each names the file and the line or element -------------------------------------

@@ -66,7 +66,7 @@ from settlement.calendars import Calendar, build_calendar, read_day_overrides
 from settlement.engine import AtomicRollback, BatchOptions, opened_by_ledger, settle_file
 from settlement.instructions import COLUMNS as INSTRUCTION_COLUMNS
 from settlement.quota import quota_report
-from settlement.reconcile import AccountReconciliation, reconcile_statement
+from settlement.reconcile import AccountReconciliation, reconcile_statement, reconcile_statements
 from settlement.refdata import INVESTOR_SCHEMA, PRODUCT_SCHEMA
 from settlement.refdata import load_file as scheme_load_file
 from settlement.refdata import load_investors as scheme_load_investors
@@ -585,8 +585,25 @@ class Ledger:
         settings = self.settings.reconciliation
         with self._engine.connect() as conn, conn.begin():
             rec = reconcile_statement(conn, source, account=account, settings=settings,
-                                      name=name, force=force)
+                                      name=name, force=force,
+                                      currencies=self.settings.ledger.currencies)
         return _reconciliation_of(rec)
+
+    def reconcile_all(
+        self,
+        statement: str | os.PathLike[str] | bytes,
+        *,
+        account: str | None = None,
+        name: str | None = None,
+    ) -> list[Reconciliation]:
+        """Reconcile every statement of a file in turn, as ``wmc reconcile --all``: against
+        ``account`` when given, else each against the ledger account its identifier names."""
+        source: str | bytes = statement if isinstance(statement, bytes) else os.fspath(statement)
+        settings = self.settings.reconciliation
+        with self._engine.connect() as conn, conn.begin():
+            recs = reconcile_statements(conn, source, account=account, settings=settings,
+                                        name=name, currencies=self.settings.ledger.currencies)
+        return [_reconciliation_of(rec) for rec in recs]
 
     # -- signed checkpoints and inclusion proofs --------------------------------------------------
 
@@ -879,4 +896,7 @@ def _reconciliation_of(rec: AccountReconciliation) -> Reconciliation:
         statement_account=rec.statement_account,
         period_start=rec.period_start,
         period_end=rec.period_end,
+        statement_format=rec.statement_format,
+        statement_id=rec.statement_id,
+        warnings=rec.warnings,
     )

@@ -510,6 +510,11 @@ class Reconciliation:
     statement_account: str = ""
     period_start: dt.date | None = None
     period_end: dt.date | None = None
+    #: The statement's kind (``camt.053``, ``mt940``, ...) and id (``Stmt/Id``, ``:20:``).
+    statement_format: str = ""
+    statement_id: str = ""
+    #: What the reader accepted with a remark, as ``FILE:LINE: field 'F': note``.
+    warnings: tuple[str, ...] = ()
 
     @property
     def difference(self) -> Money:
@@ -540,6 +545,9 @@ class Reconciliation:
             "period_end": self.period_end.isoformat() if self.period_end else None,
             "ledger_opening": money_text(self.ledger_opening),
             "statement_opening": money_text(self.statement_opening),
+            "statement_format": self.statement_format,
+            "statement_id": self.statement_id,
+            "warnings": list(self.warnings),
         }
 
 
