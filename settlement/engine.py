@@ -14,6 +14,11 @@ Guarantees:
 - **Streaming, set-based.** The file is read in chunks; per chunk the existing ids and the
   accounts are fetched in a few queries; rows are written in bulk by the ledger's poster; balances
   and quota usage are written once per account / investor per batch. Memory stays flat.
+- **Anchored.** With the settings ``audit.checkpoint_dir`` and ``audit.checkpoint_key``, a signed
+  checkpoint (``ledger.checkpoint``) is written after the commit; the directory and key are
+  checked before the batch (a bad one refuses it, nothing written), and a write that fails after
+  the commit raises :class:`~ledger.checkpoint.CheckpointNotWritten` carrying the report: the
+  batch stands, and it is never silent.
 """
 
 from __future__ import annotations
