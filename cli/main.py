@@ -20,6 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from cli import fx as fx_cli
+from cli import journal as journal_cli
 from cli import settle
 from cli.common import (
     Format,
@@ -68,6 +69,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
 settle.register(app)
 fx_cli.register(app)
+journal_cli.register(app)
 
 
 class _Stderr:
@@ -169,6 +171,11 @@ def report_balances(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Value date YYYY-MM-DD.")] = None,
     bank: Annotated[str | None, typer.Option("--bank")] = None,
     account: Annotated[str | None, typer.Option("--account")] = None,
+    in_currency: Annotated[str | None, typer.Option(
+        "--in", help="Also show each balance in this currency (with --at-rate-of).")] = None,
+    at_rate_of: Annotated[str | None, typer.Option(
+        "--at-rate-of", help="The day whose closing mid converts (YYYY-MM-DD).")] = None,
+    book: Annotated[str, typer.Option("--book", help="The rate book of --in.")] = "default",
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
     hide_zero: Annotated[bool, typer.Option(
         "--hide-zero", help="Leave out the accounts whose balance is zero.")] = False,
@@ -176,10 +183,23 @@ def report_balances(
         "--all", help="Also list the FX and transit accounts the ledger opened itself that "
                       "no transfer has moved (left out by default).")] = False,
 ) -> None:
-    """Balances per account on its normal side (an account named by --account always)."""
+    """Balances per account on its normal side; with --in, also converted at a closing mid."""
     t0 = time.perf_counter()
-    rows = ledger_of(ctx).balances(as_of=parse_date(as_of), bank=bank, account=account,
-                                   hide_zero=hide_zero, hide_unused_ledger_accounts=not show_all)
+    if (in_currency is None) != (at_rate_of is None):
+        raise typer.BadParameter("--in and --at-rate-of go together")
+    ledger = ledger_of(ctx)
+    if in_currency is not None:
+        translated = ledger.balances_in(in_currency, at_rate_of=parse_date(at_rate_of) or "",
+                                        book=book, as_of=parse_date(as_of), bank=bank,
+                                        account=account)
+        log.info("report.balances", accounts=len(translated), as_of=as_of,
+                 in_currency=in_currency, at_rate_of=at_rate_of,
+                 seconds=round(time.perf_counter() - t0, 3))
+        emit_rows([t.to_dict() for t in translated], fmt.value,
+                  title=f"Balances in {in_currency} at the closing mid of {at_rate_of} ({book})")
+        return
+    rows = ledger.balances(as_of=parse_date(as_of), bank=bank, account=account,
+                           hide_zero=hide_zero, hide_unused_ledger_accounts=not show_all)
     log.info("report.balances", accounts=len(rows), as_of=as_of,
              seconds=round(time.perf_counter() - t0, 3))
     emit_rows([r.to_dict() for r in rows], fmt.value, title="Balances",

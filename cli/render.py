@@ -51,12 +51,13 @@ CUT_MARK: Final = "…"
 AMOUNT_COLUMNS: Final = frozenset({
     "debits", "credits", "balance", "net", "amount", "remitted_out", "remitted_back", "used",
     "remaining", "position", "value", "previous", "total", "ledger_closing",
-    "statement_closing", "difference",
+    "statement_closing", "difference", "debit", "credit", "converted", "opening", "closing",
 })
 """Columns holding amounts (text with the currency's digits): grouped, never cut or wrapped."""
 
 COUNT_COLUMNS: Final = frozenset({
     "count", "line", "instructions", "accepted", "rejected", "duplicates", "rows", "matched",
+    "seq", "transfer_id", "rate",
 })
 """Columns holding counts: right-aligned, never cut or wrapped."""
 

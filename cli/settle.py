@@ -12,8 +12,8 @@ import structlog
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from cli.common import Format, check_table, engine_of, settings_of, table_option
-from cli.render import Section, console, emit_json, emit_sections, message
+from cli.common import Format, check_table, engine_of, ledger_of, settings_of, table_option
+from cli.render import Section, console, emit_json, emit_rows, emit_sections, message
 from ledger.checkpoint import CheckpointNotWritten
 from ledger.errors import BatchRolledBack
 from ledger.money import format_amount
@@ -166,6 +166,42 @@ def register(app: typer.Typer) -> None:
             if bar is not None:
                 bar.stop()
         print_report(report, fmt.value, chosen)
+
+    @settle.command("revert")
+    def revert(
+        ctx: typer.Context,
+        batch_id: Annotated[str, typer.Argument(help="The batch to revert whole.")],
+        id_prefix: Annotated[str, typer.Option(
+            "--id-prefix", help="Prefix of the reversing entries' ids.")] = "REV-",
+        fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    ) -> None:
+        """Revert a batch with one new batch reversing all its entries (exit 1 if refused)."""
+        t0 = time.perf_counter()
+        result = ledger_of(ctx).revert(batch_id, id_prefix=id_prefix)
+        log.info("settle.reverted", batch_id=batch_id, code=result.code,
+                 reversal=None if result.reversal is None else result.reversal.batch_id,
+                 seconds=round(time.perf_counter() - t0, 3))
+        if fmt is Format.json:
+            emit_json(result.to_dict())
+        elif result.reversal is not None:
+            typer.echo(f"{batch_id}: {result.code}: {result.message}")
+            with engine_of(ctx).connect() as conn:
+                print_report(load_report(conn, result.reversal.batch_id), fmt.value)
+        if result.reversal is None:
+            typer.echo(f"error: {result.message} ({result.code})", err=True)
+            raise typer.Exit(1)
+
+    @settle.command("list")
+    def list_(
+        ctx: typer.Context,
+        fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    ) -> None:
+        """List the stored batches: file, sha256, posted at, counts, state."""
+        rows = [b.to_dict() for b in ledger_of(ctx).batch_list()]
+        if fmt is Format.table:
+            for r in rows:  # the digest's head names the file; --format json has it whole
+                r["file_sha256"] = r["file_sha256"][:12] + "…"
+        emit_rows(rows, fmt.value, title="Batches")
 
     @settle.command("show")
     def show(

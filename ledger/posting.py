@@ -803,13 +803,21 @@ def post_entries(
     chunk_size: int = 10_000,
 ) -> list[Result]:
     """Post ``entries`` in the caller's transaction; one :class:`Result` per entry, in order."""
-    results: list[Result] = []
     with Poster(conn, posted_at=posted_at, batch_id=batch_id) as poster:
-        for chunk in _chunks(entries, chunk_size):
-            poster.begin_chunk(poster.lookup(
-                (e.id for e in chunk),
-                (code for e in chunk for t in e.transfers for code in (t.debit, t.credit)),
-            ).result())
-            results.extend(poster.post(e) for e in chunk)
+        results = post_with(poster, entries, chunk_size=chunk_size)
         poster.close()
+    return results
+
+
+def post_with(poster: Poster, entries: Iterable[EntrySpec], *,
+              chunk_size: int = 10_000) -> list[Result]:
+    """Post ``entries`` through an open ``poster`` (a caller that must hold the ledger head's
+    lock before it names its batch opens the poster itself); the caller closes it."""
+    results: list[Result] = []
+    for chunk in _chunks(entries, chunk_size):
+        poster.begin_chunk(poster.lookup(
+            (e.id for e in chunk),
+            (code for e in chunk for t in e.transfers for code in (t.debit, t.credit)),
+        ).result())
+        results.extend(poster.post(e) for e in chunk)
     return results

@@ -252,6 +252,9 @@ COVERED: Final = _covered(
     Covered("batch_obligations", ("batch_id", "payer", "payee", "currency", "value_date"),
             group="batch_id"),
     Covered("batch_duplicates", ("batch_id", "line"), group="batch_id"),
+    Covered("batch_reversals", ("batch_id",), group="reversal_batch_id"),
+    Covered("batch_quota_changes", ("batch_id", "investor_id", "channel"), group="batch_id"),
+    Covered("batch_aggregate_changes", ("batch_id", "direction"), group="batch_id"),
 )
 #: Columns that are booleans (SQLite hands them back as 0/1; bodies say true/false).
 BOOLEAN_COLUMNS: Final = {"accounts": ("allow_overdraft", "closed")}
@@ -374,6 +377,21 @@ def record_group(conn: Connection, table: str, value: Any) -> int:
     if not rows:
         return 0
     return append_events(conn, [(spec.table, canonical(_value(value)), group_body(spec, rows))])
+
+
+def record_batch(conn: Connection, batch_id: str) -> None:
+    """Record a committed batch in the events log: its row, the rows written beside it (every
+    table covered by ``group`` on a batch id), and the entries tree as the batch leaves it
+    (size and root, which the audit recomputes from the leaves). Called once a batch's rows
+    are all written, in its transaction."""
+    record_rows(conn, "batches", [{"batch_id": batch_id}])
+    for spec in COVERED.values():
+        if spec.group is not None and table_exists(conn, spec.table):
+            record_group(conn, spec.table, batch_id)
+    head = read_head(conn)
+    tree = Frontier.decode(int(head[1]), str(head[3] or ""))
+    record_event(conn, "batch_tree", batch_id, {"entries_size": tree.size,
+                                                "entries_root": tree.root().hex()})
 
 
 def rerecord(conn: Connection, table: str) -> int:

@@ -62,6 +62,9 @@ PRIVILEGES: Final[Mapping[str, Grant | None]] = {
     "batch_obligations": APPEND_ONLY,
     "batch_moved_dates": APPEND_ONLY,
     "batch_duplicates": APPEND_ONLY,
+    "batch_reversals": APPEND_ONLY,
+    "batch_quota_changes": APPEND_ONLY,
+    "batch_aggregate_changes": APPEND_ONLY,
     "rejected_instructions": APPEND_ONLY,
     "fx_revaluations": APPEND_ONLY,
     # The rows that must move, and only in the columns that move.

@@ -134,6 +134,8 @@ class Transfer(Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("debit_account_id <> credit_account_id", name="accounts_different"),
         Index("ix_transfers_entry_seq", "entry_seq"),
+        Index("ix_transfers_debit_account", "debit_account_id", "entry_seq"),
+        Index("ix_transfers_credit_account", "credit_account_id", "entry_seq"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)

@@ -3,8 +3,9 @@
 ``quota_usage`` and ``aggregate_quota`` move with every remittance, so the events log does not
 cover them (``ledger.records``); instead :func:`quota_check` replays every posted ``remit`` and
 ``repatriate`` entry in sequence order through the same :class:`~settlement.rules.QuotaBook` the
-engine judges with, and compares the result with the stored rows: resetting an investor's usage
-(which would free quota) or the aggregate is found and named.
+engine judges with (a batch reverted gives back, at its reversal, exactly what the replay saw it
+change, as ``settlement.revert`` does), and compares the result with the stored rows:
+resetting an investor's usage (which would free quota) or the aggregate is found and named.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import Connection
 
 from ledger.audit import ExtraCheck
 from ledger.money import format_amount
+from ledger.records import table_exists
 from settlement.rules import Link, QuotaBook, QuotaLimits
 from settlement.settings import Settings
 
@@ -35,23 +37,13 @@ def verify_quota(conn: Connection, settings: Settings) -> list[str]:
     q = settings.quota
     book = QuotaBook(QuotaLimits(q.individual, q.per_channel_when_two_channels,
                                  q.aggregate_per_direction, q.net_usage_floor_zero), {}, {}, {})
-    rows = conn.execution_options(yield_per=20_000).exec_driver_sql(
-        "SELECT e.seq, e.kind, t.amount, d.code, c.code FROM entries e "
-        "JOIN transfers t ON t.entry_seq = e.seq "
-        "JOIN accounts d ON d.id = t.debit_account_id "
-        "JOIN accounts c ON c.id = t.credit_account_id "
-        "WHERE e.kind IN ('remit', 'repatriate') ORDER BY e.seq, t.id")
     problems: list[str] = []
-    # A split remittance (two value dates) is two transfers through a transit account: the
-    # payer of its first leg and the payee of its last name the investor's pair.
-    entry: list[object] | None = None
-    for seq, kind, amount, debit, credit in [*rows, (None, None, 0, None, None)]:
-        if entry is not None and seq == entry[0]:
-            entry[4] = credit
-            continue
-        if entry is not None:
-            _replay(book, links, entry, problems)
-        entry = [seq, kind, int(amount), debit, credit]
+    changes: dict[str, Changes] = {}  # batch id -> what its remittances changed
+    for step in _steps(conn):
+        if step[0] == "revert":
+            _give_back(book, changes.get(str(step[1]), ({}, {})))
+        else:
+            _replay(book, links, step, changes, problems)
     stored = {(str(r[0]), str(r[1])): (int(r[2]), int(r[3]), int(r[4]))
               for r in conn.exec_driver_sql(
                   "SELECT investor_id, channel, remitted_out, remitted_back, used "
@@ -75,16 +67,67 @@ def verify_quota(conn: Connection, settings: Settings) -> list[str]:
     return problems
 
 
-def _replay(book: QuotaBook, links: dict[str, Link], entry: list[object],
-            problems: list[str]) -> None:
-    seq, kind, amount, debit, credit = entry
+#: A remittance posted (seq, kind, batch, amount, payer account, payee account), or a batch
+#: reverted at the first seq of its reversal: ("revert", the reverted batch's quota changes).
+Step = tuple[object, ...]
+#: What a batch changed: (investor, channel) -> [out, back, used], and direction -> used.
+Changes = tuple[dict[tuple[str, str], list[int]], dict[str, int]]
+
+
+def _steps(conn: Connection) -> list[Step]:
+    """The remittances in seq order (a split one, through a transit account, as one: the payer
+    of its first leg, the payee of its last), with each revert of a batch at its place."""
+    steps: list[Step] = []
+    for seq, kind, batch, amount, debit, credit in conn.execution_options(
+            yield_per=20_000).exec_driver_sql(
+            "SELECT e.seq, e.kind, e.batch_id, t.amount, d.code, c.code FROM entries e "
+            "JOIN transfers t ON t.entry_seq = e.seq "
+            "JOIN accounts d ON d.id = t.debit_account_id "
+            "JOIN accounts c ON c.id = t.credit_account_id "
+            "WHERE e.kind IN ('remit', 'repatriate') ORDER BY e.seq, t.id"):
+        if steps and steps[-1][0] == seq:
+            steps[-1] = (*steps[-1][:5], credit)
+            continue
+        steps.append((seq, kind, batch, int(amount), debit, credit))
+    if table_exists(conn, "batch_reversals"):
+        for original, first_seq in conn.exec_driver_sql(
+                "SELECT r.batch_id, b.first_seq FROM batch_reversals r "
+                "JOIN batches b ON b.batch_id = r.reversal_batch_id"):
+            steps.append((int(first_seq) - 0.5, "revert", str(original)))
+    steps.sort(key=lambda s: float(str(s[0])))
+    return [("revert", s[2]) if s[1] == "revert" else s for s in steps]
+
+
+def _replay(book: QuotaBook, links: dict[str, Link], step: Step,
+            changes: dict[str, Changes], problems: list[str]) -> None:
+    seq, kind, batch, amount, debit, credit = step
     investment = credit if kind == "remit" else debit
     link = links.get(str(investment))
     if link is None:
         problems.append(f"entry at seq {seq}: a {kind} to or from {investment}, which is no "
                         "investor's investment account")
         return
+    key = (link.investor_id, link.channel)
+    before = list(book.usage.get(key, (0, 0, 0)))
+    agg_before = book.aggregate.get(link.direction, 0)
     if kind == "remit":
         book.remit(link, int(str(amount)))
     else:
         book.repatriate(link, int(str(amount)))
+    usage, aggregate = changes.setdefault(str(batch), ({}, {}))
+    change = usage.setdefault(key, [0, 0, 0])
+    for i, value in enumerate(book.usage[key]):
+        change[i] += value - before[i]
+    aggregate[link.direction] = (aggregate.get(link.direction, 0)
+                                 + book.aggregate[link.direction] - agg_before)
+
+
+def _give_back(book: QuotaBook, changed: Changes) -> None:
+    """A revert gives back exactly what the reverted batch changed (see settlement.revert)."""
+    usage, aggregate = changed
+    for key, change in usage.items():
+        row = book.usage.setdefault(key, [0, 0, 0])
+        for i, value in enumerate(change):
+            row[i] -= value
+    for direction, used in aggregate.items():
+        book.aggregate[direction] = book.aggregate.get(direction, 0) - used

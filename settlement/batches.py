@@ -1,13 +1,16 @@
-"""Stored batches read back: ``wmc settle show`` prints the same report the run printed.
+"""Stored batches read back: ``wmc settle show`` prints the same report the run printed, and
+``wmc settle list`` lists every batch with its state.
 
 The report is rebuilt from the batch's rows (counts, rejections, duplicates, positions,
 obligations) and from the ledger's own entries of the batch (gross payments), so the two cannot
-disagree.
+disagree. A batch's state is ``settled``, ``reverted`` (a later batch reverts it:
+``reversed_by``) or ``reversal`` (it reverts ``reverses``), read from ``batch_reversals``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
@@ -66,3 +69,36 @@ def list_batches(conn: Connection) -> list[dict[str, object]]:
     return [dict(r._mapping) for r in conn.execute(text(
         "SELECT batch_id, file_name, committed_at, instructions, accepted, rejected, duplicates "
         "FROM batches ORDER BY batch_id"))]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    batch_id: str
+    file_name: str
+    file_sha256: str
+    committed_at: str
+    instructions: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    reverses: str | None
+    reversed_by: str | None
+
+    @property
+    def state(self) -> str:
+        if self.reverses is not None:
+            return "reversal"
+        return "settled" if self.reversed_by is None else "reverted"
+
+
+def batch_summaries(conn: Connection) -> list[BatchSummary]:
+    """Every stored batch, oldest first (batch ids are sequential)."""
+    return [
+        BatchSummary(r[0], r[1], r[2], str(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]),
+                     r[8], r[9])
+        for r in conn.execute(text(
+            "SELECT b.batch_id, b.file_name, b.file_sha256, b.committed_at, b.instructions, "
+            "b.accepted, b.rejected, b.duplicates, o.batch_id, r.reversal_batch_id "
+            "FROM batches b LEFT JOIN batch_reversals o ON o.reversal_batch_id = b.batch_id "
+            "LEFT JOIN batch_reversals r ON r.batch_id = b.batch_id ORDER BY b.batch_id"))
+    ]

@@ -55,7 +55,7 @@ from ledger.checkpoint import AfterBatch, CheckpointNotWritten
 from ledger.db import is_postgres, rows_where_in, transaction
 from ledger.errors import BatchRolledBack, InputError, Problem
 from ledger.posting import DUPLICATE, AccountState, Lookup, Poster, Prepared, Rejection
-from ledger.records import record_event, record_group, record_rows, recording
+from ledger.records import record_batch, recording
 from ledger.refdata import ensure_accounts
 from settlement.calendars import MARKET_TZ, Calendar, build_calendar, read_day_overrides
 from settlement.instructions import Instruction, read_instructions
@@ -79,9 +79,6 @@ _DEBIT, _CREDIT = attrgetter("debit_account"), attrgetter("credit_account")
 _Rejected = dict[str, tuple[str, str, str]]  # id -> (digest, code, batch) of earlier batches
 _Ahead = tuple[list[Instruction], list[str], Future[_Rejected], Future[Lookup]]
 CURRENCIES = ("MOP", "HKD", "CNY", "USD")
-#: What a batch writes beside its row, covered by the events log a batch at a time.
-BATCH_TABLES = ("batch_rejections", "rejected_instructions", "batch_duplicates",
-                "batch_positions", "batch_moved_dates", "batch_obligations")
 
 
 def transit_account(bank_id: str, currency: str) -> str:
@@ -282,6 +279,9 @@ class _Batch:
             channels[inv] = len(links)
         aggregate = {r[0]: int(r[1]) for r in conn.execute(
             text("SELECT direction, used FROM aggregate_quota"))}
+        # What the batch changes in each row is stored with it: a revert gives back exactly that.
+        self._usage_before = {key: tuple(row) for key, row in usage.items()}
+        self._aggregate_before = dict(aggregate)
         q = self.settings.quota
         self.quota = QuotaBook(
             QuotaLimits(q.individual, q.per_channel_when_two_channels, q.aggregate_per_direction,
@@ -709,6 +709,23 @@ class _Batch:
                   d.value_date.isoformat(), d.reason)
                  for i, d in enumerate(report.moved_dates, start=1)],
             )
+        quota = self.quota
+        if quota.touched:
+            changes = []
+            for key in sorted(quota.touched):
+                before = self._usage_before.get(key, (0, 0, 0))
+                after = quota.usage[key]
+                changes.append((report.batch_id, *key,
+                                *(a - b for a, b in zip(after, before, strict=True))))
+            conn.exec_driver_sql(
+                "INSERT INTO batch_quota_changes (batch_id, investor_id, channel, remitted_out, "
+                f"remitted_back, used) VALUES ({m}, {m}, {m}, {m}, {m}, {m})", changes)
+        if quota.aggregate_touched:
+            conn.exec_driver_sql(
+                f"INSERT INTO batch_aggregate_changes (batch_id, direction, used) VALUES "
+                f"({m}, {m}, {m})",
+                [(report.batch_id, d, used - self._aggregate_before.get(d, 0))
+                 for d, used in sorted(quota.aggregate.items())])
         if report.obligations:
             conn.exec_driver_sql(
                 "INSERT INTO batch_obligations (batch_id, payer, payee, currency, value_date, "
@@ -716,14 +733,7 @@ class _Batch:
                 [(report.batch_id, o.payer, o.payee, o.currency, o.value_date.isoformat(),
                   o.amount) for o in report.obligations],
             )
-        # The batch in the events log: its row, what it wrote beside it, and the entries tree
-        # as it commits (the audit recomputes each from the rows).
-        record_rows(conn, "batches", [{"batch_id": report.batch_id}])
-        for table in BATCH_TABLES:
-            record_group(conn, table, report.batch_id)
-        record_event(conn, "batch_tree", report.batch_id, {
-            "entries_size": self.poster.tree.size,
-            "entries_root": self.poster.tree.root().hex()})
+        record_batch(conn, report.batch_id)
 
 
 class StoredGrossPayments(Sequence[GrossPayment]):

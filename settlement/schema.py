@@ -149,3 +149,36 @@ class BatchObligation(Base):
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     value_date: Mapped[str] = mapped_column(String(10), primary_key=True)
     amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class BatchReversal(Base):
+    """A batch reverted whole by another batch (``wmc settle revert``); each at most once."""
+
+    __tablename__ = "batch_reversals"
+    __table_args__ = (CheckConstraint("batch_id <> reversal_batch_id", name="not_itself"),)
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
+    reversal_batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), unique=True)
+
+
+class BatchQuotaChange(Base):
+    """What a batch changed in one investor's quota usage on one channel (CNY minor units)."""
+
+    __tablename__ = "batch_quota_changes"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
+    investor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    remitted_out: Mapped[int] = mapped_column(BigInteger)
+    remitted_back: Mapped[int] = mapped_column(BigInteger)
+    used: Mapped[int] = mapped_column(BigInteger)
+
+
+class BatchAggregateChange(Base):
+    """What a batch changed in one direction's aggregate quota usage."""
+
+    __tablename__ = "batch_aggregate_changes"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(16), primary_key=True)
+    used: Mapped[int] = mapped_column(BigInteger)

@@ -182,6 +182,32 @@ class Batch(object)
 class BatchRolledBack(LedgerError)
     __init__(...)
     exit_code = 1
+class BatchSummary(object)
+    __init__(
+        batch_id: 'str',
+        file_name: 'str',
+        file_sha256: 'str',
+        committed_at: 'str',
+        instructions: 'int',
+        accepted: 'int',
+        rejected: 'int',
+        duplicates: 'int',
+        state: 'str',
+        reverses: 'str | None' = None,
+        reversed_by: 'str | None' = None,
+    ) -> None
+    accepted: field
+    batch_id: field
+    committed_at: field
+    duplicates: field
+    file_name: field
+    file_sha256: field
+    instructions: field
+    rejected: field
+    reversed_by: field
+    reverses: field
+    state: field
+    def to_dict(self) -> 'dict[str, Any]'
 class Break(object)
     __init__(
         type: 'str',
@@ -378,6 +404,47 @@ class InvestorQuota(object)
     remitted_out: field
     def to_dict(self) -> 'dict[str, str]'
     used: field
+class JournalEntry(object)
+    __init__(
+        seq: 'int',
+        entry_id: 'str',
+        kind: 'str',
+        value_date: 'dt.date',
+        batch_id: 'str | None',
+        reverses: 'str | None',
+        posted_at: 'str',
+        transfers: 'tuple[JournalTransfer, ...]',
+    ) -> None
+    batch_id: field
+    entry_id: field
+    kind: field
+    posted_at: field
+    reverses: field
+    seq: field
+    def to_dict(self) -> 'dict[str, Any]'
+    transfers: field
+    value_date: field
+class JournalPage(object)
+    __init__(entries: 'tuple[JournalEntry, ...]', next_after: 'str | None') -> None
+    entries: field
+    next_after: field
+    def to_dict(self) -> 'dict[str, Any]'
+class JournalTransfer(object)
+    __init__(
+        transfer_id: 'int',
+        debit: 'str',
+        credit: 'str',
+        amount: 'Money',
+        value_date: 'dt.date',
+        reference: 'str | None',
+    ) -> None
+    amount: field
+    credit: field
+    debit: field
+    reference: field
+    def to_dict(self) -> 'dict[str, Any]'
+    transfer_id: field
+    value_date: field
 KINDS = ('banks', 'accounts', 'investors', 'products', 'rates')
 class Ledger(object)
     __init__(
@@ -397,7 +464,18 @@ class Ledger(object)
         hide_zero: 'bool' = False,
         hide_unused_ledger_accounts: 'bool' = False,
     ) -> 'list[Balance]'
+    def balances_in(
+        self,
+        currency: 'str',
+        *,
+        at_rate_of: 'dt.date | str',
+        book: 'str' = 'default',
+        as_of: 'dt.date | str | None' = None,
+        bank: 'str | None' = None,
+        account: 'str | None' = None,
+    ) -> 'list[TranslatedBalance]'
     def batch(self, batch_id: 'str') -> 'Batch'
+    def batch_list(self) -> 'list[BatchSummary]'
     def batches(self) -> 'list[str]'
     def checkpoint(
         self,
@@ -428,6 +506,23 @@ class Ledger(object)
         app_role: 'str' = 'wmc_app',
     ) -> 'list[str]'
     engine: property
+    def entries(
+        self,
+        *,
+        account: 'str | None' = None,
+        bank: 'str | None' = None,
+        batch: 'str | None' = None,
+        entry_id: 'str | None' = None,
+        reference: 'str | None' = None,
+        kind: 'str | None' = None,
+        date_from: 'dt.date | str | None' = None,
+        date_to: 'dt.date | str | None' = None,
+        min_amount: 'Money | Decimal | str | None' = None,
+        max_amount: 'Money | Decimal | str | None' = None,
+        limit: 'int' = 100,
+        after: 'str | None' = None,
+        order: 'str' = 'newest',
+    ) -> 'JournalPage'
     def init(self) -> 'Ledger'
     def load(self, kind: 'str', source: 'Source') -> 'LoadResult'
     def load_accounts(self, source: 'Source') -> 'LoadResult'
@@ -466,6 +561,13 @@ class Ledger(object)
         account: 'str | None' = None,
         name: 'str | None' = None,
     ) -> 'list[Reconciliation]'
+    def register(
+        self,
+        account: 'str',
+        *,
+        date_from: 'dt.date | str | None' = None,
+        date_to: 'dt.date | str | None' = None,
+    ) -> 'Register'
     def reverse(
         self,
         entry_id: 'str',
@@ -473,6 +575,7 @@ class Ledger(object)
         new_id: 'str | None' = None,
         value_date: 'dt.date | str | None' = None,
     ) -> 'PostResult'
+    def revert(self, batch_id: 'str', *, id_prefix: 'str' = 'REV-') -> 'RevertResult'
     settings: property
     def settle(
         self,
@@ -612,12 +715,69 @@ class Reconciliation(object)
     statement_opening: field
     def to_dict(self) -> 'dict[str, Any]'
     warnings: field
+class Register(object)
+    __init__(
+        account: 'str',
+        bank_id: 'str',
+        currency: 'str',
+        type: 'str',
+        date_from: 'dt.date | None',
+        date_to: 'dt.date | None',
+        opening: 'Money',
+        closing: 'Money',
+        lines: 'tuple[RegisterLine, ...]',
+    ) -> None
+    account: field
+    bank_id: field
+    closing: field
+    currency: field
+    date_from: field
+    date_to: field
+    lines: field
+    opening: field
+    def to_dict(self) -> 'dict[str, Any]'
+    type: field
+class RegisterLine(object)
+    __init__(
+        value_date: 'dt.date',
+        entry_id: 'str',
+        kind: 'str',
+        transfer_id: 'int',
+        counterparty: 'str',
+        debit: 'Money',
+        credit: 'Money',
+        balance: 'Money',
+        reference: 'str | None',
+    ) -> None
+    balance: field
+    counterparty: field
+    credit: field
+    debit: field
+    entry_id: field
+    kind: field
+    reference: field
+    def to_dict(self) -> 'dict[str, Any]'
+    transfer_id: field
+    value_date: field
 class Rejection(object)
     __init__(instruction_id: 'str', line: 'int', code: 'str', message: 'str') -> None
     code: field
     instruction_id: field
     line: field
     message: field
+    def to_dict(self) -> 'dict[str, Any]'
+class RevertResult(object)
+    __init__(
+        batch_id: 'str',
+        code: 'str',
+        message: 'str',
+        reversal: 'Batch | None' = None,
+    ) -> None
+    batch_id: field
+    code: field
+    message: field
+    ok: property
+    reversal: field
     def to_dict(self) -> 'dict[str, Any]'
 class Settings(object)
     __init__(
@@ -653,6 +813,13 @@ class Transfer(object)
     debit: field
     reference: field
     value_date: field
+class TranslatedBalance(object)
+    __init__(balance: 'Balance', rate: 'Fraction', converted: 'Money') -> None
+    balance: field
+    converted: field
+    rate: field
+    rate_text: property
+    def to_dict(self) -> 'dict[str, str]'
 class TrialBalance(object)
     __init__(currencies: 'tuple[CurrencyTotal, ...]', accounts: 'tuple[Balance, ...]') -> None
     accounts: field
@@ -769,7 +936,7 @@ REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
     3: "580c76ec0fd1f3d2d049e7ea6b39c477fcf65610bfafb4b1404fcd6b33e41317",
-    4: "a569e889025f89af3c96bcc2169651020c05e18f845e5449f350821d7a8e80e6",
+    4: "5073b51eeb1a9c48f81182f0eee6a408bb83b0e41f67195c8055faad8619ae7f",
 }
 
 

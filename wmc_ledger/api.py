@@ -36,13 +36,14 @@ from moneyed import Money
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.pool import StaticPool
 
+from fx.book import RateBook, load_rates_file
 from fx.book import load_rates as fx_load_rates
-from fx.book import load_rates_file
 from fx.booking import BookRules, ConversionRequest, post_conversions
 from fx.conversion import Rounding
+from fx.translate import translate_balances
 from ledger import audit as ledger_audit
 from ledger import checkpoint as ledger_checkpoint
-from ledger import reports
+from ledger import journal, reports
 from ledger.checkpoint import Checkpoint, CheckpointNotWritten, ProofCheck
 from ledger.corrections import reversal_entry
 from ledger.db import DEFAULT_URL, make_engine, transaction
@@ -61,7 +62,7 @@ from ledger.refdata import load_file as ledger_load_file
 from ledger.roles import create_roles as ledger_create_roles
 from ledger.schema import ACCOUNT_LENGTH, ENTRY_ID_LENGTH, Account, Bank
 from settlement.audit import quota_check
-from settlement.batches import list_batches, load_report
+from settlement.batches import batch_summaries, list_batches, load_report
 from settlement.calendars import Calendar, build_calendar, read_day_overrides
 from settlement.engine import AtomicRollback, BatchOptions, opened_by_ledger, settle_file
 from settlement.instructions import COLUMNS as INSTRUCTION_COLUMNS
@@ -72,12 +73,14 @@ from settlement.refdata import load_file as scheme_load_file
 from settlement.refdata import load_investors as scheme_load_investors
 from settlement.refdata import load_products as scheme_load_products
 from settlement.report import BatchReport
+from settlement.revert import RevertRefused, revert_batch
 from settlement.settings import Settings, load_settings
 from wmc_ledger.clock import GBA_TIME, Clock, aware, system_clock
 from wmc_ledger.values import (
     AuditResult,
     Balance,
     Batch,
+    BatchSummary,
     Break,
     ConversionResult,
     CurrencyTotal,
@@ -85,6 +88,9 @@ from wmc_ledger.values import (
     Entry,
     GrossPayment,
     Instruction,
+    JournalEntry,
+    JournalPage,
+    JournalTransfer,
     LoadResult,
     MovedDate,
     Obligation,
@@ -92,8 +98,12 @@ from wmc_ledger.values import (
     PostResult,
     QuotaReport,
     Reconciliation,
+    Register,
+    RegisterLine,
     Rejection,
+    RevertResult,
     Transfer,
+    TranslatedBalance,
     TrialBalance,
     minor_units,
     money_text,
@@ -513,6 +523,33 @@ class Ledger:
         with self._engine.connect() as conn:
             return [str(r["batch_id"]) for r in list_batches(conn)]
 
+    def revert(self, batch_id: str, *, id_prefix: str = "REV-") -> RevertResult:
+        """Revert a settled batch whole with one new batch (``wmc settle revert``).
+
+        Every entry of the batch is reversed by ``{id_prefix}{entry id}`` through the same
+        reversal rule and poster as :meth:`reverse`, its quota and aggregate usage changes are
+        given back exactly, and the reversal batch's positions and obligations are the batch's
+        reversed. Idempotent: a second call is ``duplicate`` with the same reversal batch. A
+        refusal is a code (``later_batch_depends`` where a reversal would overdraw an account
+        or a quota, ...), and then nothing is written. ``NotFound`` for an unknown batch.
+        """
+        now = self._now()
+        floor = self.settings.quota.net_usage_floor_zero
+        try:
+            outcome = self._write(lambda c: revert_batch(
+                c, batch_id, id_prefix=id_prefix, posted_at=now.isoformat(), floor_zero=floor))
+        except RevertRefused as refused:
+            outcome = refused.outcome
+        return RevertResult(outcome.batch_id, outcome.code, outcome.message,
+                            None if outcome.reversal is None else _batch_of(outcome.reversal))
+
+    def batch_list(self) -> list[BatchSummary]:
+        """Every stored batch: file, counts and state, oldest first (``wmc settle list``)."""
+        with self._engine.connect() as conn:
+            return [BatchSummary(b.batch_id, b.file_name, b.file_sha256, b.committed_at,
+                                 b.instructions, b.accepted, b.rejected, b.duplicates, b.state,
+                                 b.reverses, b.reversed_by) for b in batch_summaries(conn)]
+
     # -- reports --------------------------------------------------------------------------------
 
     def balance(self, account: str, *, as_of: dt.date | str | None = None) -> Money:
@@ -549,6 +586,39 @@ class Ledger:
                         or not opened_by_ledger(r.account)]
         return [_balance_of(r) for r in rows]
 
+    def balances_in(
+        self,
+        currency: str,
+        *,
+        at_rate_of: dt.date | str,
+        book: str = "default",
+        as_of: dt.date | str | None = None,
+        bank: str | None = None,
+        account: str | None = None,
+    ) -> list[TranslatedBalance]:
+        """:meth:`balances`, each also in ``currency`` at ``book``'s closing mid on
+        ``at_rate_of`` (``wmc report balances --in R --at-rate-of D``): exact arithmetic,
+        rounded once per account with the book's rounding setting. A currency without a rate
+        (or with a stale one) raises ``NoRate`` (``StaleRate``) naming the pair; nothing else
+        is shown then.
+        """
+        day = day_of(at_rate_of, "at_rate_of")
+        if day is None:
+            raise InputError("at_rate_of: expected a date (YYYY-MM-DD)")
+        as_of_day = day_of(as_of, "as_of")
+        fx = self.settings.fx
+        rounding = Rounding(fx.rounding_for(book))
+        with self._engine.connect() as conn:
+            rows = reports.balances(conn, as_of=as_of_day, bank=bank, account=account)
+            view = RateBook.load(conn, [book]).view(
+                book, staleness_business_days=fx.staleness_for(book),
+                next_business_day=self._calendar("HK").next_business_day,
+                peg=(fx.peg_bid, fx.peg_ask))
+            translated = translate_balances(rows, into=currency, rate_date=day, view=view,
+                                            rounding=rounding)
+        return [TranslatedBalance(_balance_of(t.row), t.rate, to_money(t.amount, t.into))
+                for t in translated]
+
     def trial_balance(self, *, as_of: dt.date | str | None = None) -> TrialBalance:
         """Debits and credits per currency (always equal) and per account."""
         day = day_of(as_of, "as_of")
@@ -558,6 +628,71 @@ class Ledger:
             tuple(CurrencyTotal(c.currency, to_money(c.debits, c.currency),
                                 to_money(c.credits, c.currency)) for c in tb.currencies),
             tuple(_balance_of(r) for r in tb.accounts),
+        )
+
+    def entries(
+        self,
+        *,
+        account: str | None = None,
+        bank: str | None = None,
+        batch: str | None = None,
+        entry_id: str | None = None,
+        reference: str | None = None,
+        kind: str | None = None,
+        date_from: dt.date | str | None = None,
+        date_to: dt.date | str | None = None,
+        min_amount: Money | Decimal | str | None = None,
+        max_amount: Money | Decimal | str | None = None,
+        limit: int = 100,
+        after: str | None = None,
+        order: str = "newest",
+    ) -> JournalPage:
+        """A page of posted entries, whole, newest (or ``order="oldest"``) first (``wmc entries``).
+
+        ``account``, ``bank``, ``reference``, the value dates ``date_from``..``date_to`` and the
+        amounts select entries with at least one transfer meeting all of them; ``batch``,
+        ``entry_id`` and ``kind`` select on the entry. A ``Money`` bound counts transfers in
+        its currency only; a ``Decimal`` or text bound (major units) every currency's. Pass the
+        page's ``next_after`` as ``after`` for the next page; an unknown ``after`` is
+        ``NotFound``. ``limit`` is 1 to 10,000.
+        """
+        if order not in ("newest", "oldest"):
+            raise InputError(f"order: expected 'newest' or 'oldest', got {order!r}")
+        day_from = day_of(date_from, "date_from")
+        day_to = day_of(date_to, "date_to")
+        low = _amount_bound(min_amount, "min_amount")
+        high = _amount_bound(max_amount, "max_amount")
+        with self._engine.connect() as conn:
+            page = journal.entries(
+                conn, account=account, bank=bank, batch=batch, entry_id=entry_id,
+                reference=reference, kind=kind, date_from=day_from, date_to=day_to,
+                min_amount=low, max_amount=high, limit=limit, after=after,
+                order=journal.Order(order))
+        return JournalPage(tuple(_journal_entry_of(e) for e in page.entries), page.next_after)
+
+    def register(
+        self,
+        account: str,
+        *,
+        date_from: dt.date | str | None = None,
+        date_to: dt.date | str | None = None,
+    ) -> Register:
+        """``account``'s transfers by value date with running balances (``wmc register``).
+
+        ``opening`` is the balance before ``date_from``; ``closing`` equals
+        :meth:`balance` as of ``date_to`` (without it, the current balance).
+        """
+        day_from = day_of(date_from, "date_from")
+        day_to = day_of(date_to, "date_to")
+        with self._engine.connect() as conn:
+            reg = journal.register(conn, account, date_from=day_from, date_to=day_to)
+        c = reg.currency
+        return Register(
+            reg.account, reg.bank_id, c, reg.type, reg.date_from, reg.date_to,
+            to_money(reg.opening, c), to_money(reg.closing, c),
+            tuple(RegisterLine(x.value_date, x.entry_id, x.kind, x.transfer_id, x.counterparty,
+                               to_money(x.debit, c), to_money(x.credit, c),
+                               to_money(x.balance, c), x.reference) for x in reg.lines),
         )
 
     def quota(self, *, investor: str | None = None) -> QuotaReport:
@@ -845,6 +980,31 @@ def _renamed(exc: InputError, path: str, name: str) -> InputError:
             for p in exc.problems
         ])
     return InputError(str(exc).replace(path, name))
+
+
+def _amount_bound(value: Money | Decimal | str | None, what: str) -> journal.AmountBound | None:
+    if value is None:
+        return None
+    if isinstance(value, Money):
+        return journal.AmountBound.of(minor_units(value), value.currency.code)
+    if isinstance(value, Decimal):
+        return journal.AmountBound.major(format(value, "f"))
+    if isinstance(value, str):
+        try:
+            return journal.AmountBound.major(value.strip())
+        except InputError:
+            raise InputError(f"{what}: expected a decimal amount like 100.00, "
+                             f"got {value!r}") from None
+    raise InputError(f"{what}: expected Money, a Decimal or decimal text, "
+                     f"got {type(value).__name__} {value!r}")
+
+
+def _journal_entry_of(e: journal.JournalEntry) -> JournalEntry:
+    return JournalEntry(
+        e.seq, e.id, e.kind, e.value_date, e.batch_id, e.reverses, e.posted_at,
+        tuple(JournalTransfer(t.id, t.debit, t.credit, to_money(t.amount, t.currency),
+                              t.value_date, t.reference) for t in e.transfers),
+    )
 
 
 def _balance_of(r: reports.BalanceRow) -> Balance:

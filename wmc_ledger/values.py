@@ -15,10 +15,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from moneyed import Money
 
+from fx.quotes import fraction_text
 from ledger.audit import AuditReport as AuditResult
 from ledger.errors import AmountError
 from ledger.money import format_amount, from_money, parse_amount, to_money
@@ -557,3 +559,180 @@ __all__ = [
     "MovedDate", "Obligation", "Position", "PostResult", "QuotaReport", "Reconciliation",
     "Rejection", "Transfer", "TrialBalance", "minor_units", "money_text",
 ]
+
+
+# -- the journal, registers and batches (back office) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JournalTransfer:
+    """One posted transfer of a :class:`JournalEntry`."""
+
+    transfer_id: int
+    debit: str
+    credit: str
+    amount: Money
+    value_date: dt.date
+    reference: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"transfer_id": self.transfer_id, "debit_account": self.debit,
+                "credit_account": self.credit, "amount": money_text(self.amount),
+                "currency": self.amount.currency.code,
+                "value_date": self.value_date.isoformat(), "reference": self.reference}
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """A posted entry, whole: ``seq`` is its place in posting order, ``reverses`` the id of the
+    entry it reverses, ``batch_id`` the batch that posted it (``None`` for a direct post)."""
+
+    seq: int
+    entry_id: str
+    kind: str
+    value_date: dt.date
+    batch_id: str | None
+    reverses: str | None
+    posted_at: str
+    transfers: tuple[JournalTransfer, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """An element of ``wmc entries --format json``'s ``entries``."""
+        return {"seq": self.seq, "entry_id": self.entry_id, "kind": self.kind,
+                "value_date": self.value_date.isoformat(), "batch_id": self.batch_id,
+                "reverses": self.reverses, "posted_at": self.posted_at,
+                "transfers": [t.to_dict() for t in self.transfers]}
+
+
+@dataclass(frozen=True, slots=True)
+class JournalPage:
+    """A page of :meth:`~wmc_ledger.Ledger.entries`; pass ``next_after`` as ``after`` for the
+    next one (``None``: this page is the last)."""
+
+    entries: tuple[JournalEntry, ...]
+    next_after: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object of ``wmc entries --format json``."""
+        return {"entries": [e.to_dict() for e in self.entries], "next_after": self.next_after}
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterLine:
+    """One transfer on a register's account: ``debit`` or ``credit`` is its amount (the other
+    is zero), ``balance`` the running balance on the account's normal side after it."""
+
+    value_date: dt.date
+    entry_id: str
+    kind: str
+    transfer_id: int
+    counterparty: str
+    debit: Money
+    credit: Money
+    balance: Money
+    reference: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value_date": self.value_date.isoformat(), "entry_id": self.entry_id,
+                "kind": self.kind, "transfer_id": self.transfer_id,
+                "counterparty": self.counterparty, "debit": money_text(self.debit),
+                "credit": money_text(self.credit), "balance": money_text(self.balance),
+                "reference": self.reference}
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """An account's transfers over a value-date window with running balances: ``closing`` is
+    ``opening`` plus the lines, and equals the account's balance as of ``date_to``."""
+
+    account: str
+    bank_id: str
+    currency: str
+    type: str
+    date_from: dt.date | None
+    date_to: dt.date | None
+    opening: Money
+    closing: Money
+    lines: tuple[RegisterLine, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object of ``wmc register ACCOUNT --format json``."""
+        return {"account": self.account, "bank_id": self.bank_id, "currency": self.currency,
+                "type": self.type,
+                "from": None if self.date_from is None else self.date_from.isoformat(),
+                "to": None if self.date_to is None else self.date_to.isoformat(),
+                "opening": money_text(self.opening), "closing": money_text(self.closing),
+                "lines": [line.to_dict() for line in self.lines]}
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """A stored batch in ``wmc settle list``: its file, counts and ``state``: ``settled``,
+    ``reverted`` (``reversed_by`` names the batch that reverts it) or ``reversal`` (it reverts
+    ``reverses``)."""
+
+    batch_id: str
+    file_name: str
+    file_sha256: str
+    committed_at: str
+    instructions: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    state: str
+    reverses: str | None = None
+    reversed_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A row of ``wmc settle list --format json``."""
+        return {"batch_id": self.batch_id, "file": self.file_name,
+                "file_sha256": self.file_sha256, "posted_at": self.committed_at,
+                "instructions": self.instructions, "accepted": self.accepted,
+                "rejected": self.rejected, "duplicates": self.duplicates, "state": self.state,
+                "reverses": self.reverses, "reversed_by": self.reversed_by}
+
+
+@dataclass(frozen=True, slots=True)
+class TranslatedBalance:
+    """An account's balance and its value in a reporting currency at a closing mid: ``rate``
+    is the exact mid (reporting units per 1 unit of the account's currency), ``rate_text`` it
+    in decimals for people, ``converted`` the balance at it, rounded once."""
+
+    balance: Balance
+    rate: Fraction
+    converted: Money
+
+    @property
+    def rate_text(self) -> str:
+        """The rate as decimal text: exact up to 20 decimals, else rounded half-even there."""
+        return fraction_text(self.rate, 20) if self.rate else "0"
+
+    def to_dict(self) -> dict[str, str]:
+        """A row of ``wmc report balances --in R --at-rate-of D --format json``."""
+        return {**self.balance.to_dict(), "rate": self.rate_text,
+                "rate_exact": f"{self.rate.numerator}/{self.rate.denominator}",
+                "in_currency": self.converted.currency.code,
+                "converted": money_text(self.converted)}
+
+
+@dataclass(frozen=True, slots=True)
+class RevertResult:
+    """The outcome of reverting a batch: ``code`` ``ok`` (``reversal`` is the new batch),
+    ``duplicate`` (reverted before: ``reversal`` is that batch) or a refusal's code
+    (``later_batch_depends``, ``entry_already_reversed``, ``is_a_reversal``, ...; nothing was
+    written)."""
+
+    batch_id: str
+    code: str
+    message: str
+    reversal: Batch | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the batch was reverted now."""
+        return self.code == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object of ``wmc settle revert --format json``."""
+        return {"batch_id": self.batch_id, "code": self.code, "message": self.message,
+                "reversal": None if self.reversal is None else self.reversal.to_dict()}

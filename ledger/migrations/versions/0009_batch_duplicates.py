@@ -19,7 +19,7 @@ from alembic import op
 from ledger.migrations.append_only import append_only_triggers
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
