@@ -17,6 +17,7 @@ What it guarantees:
 
 from __future__ import annotations
 
+import json
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -142,11 +143,23 @@ def _root(
 
 
 @app.command()
-def init(ctx: typer.Context) -> None:
+def init(
+    ctx: typer.Context,
+    create_roles: Annotated[bool, typer.Option(
+        "--create-roles", help="PostgreSQL: make the owner role own the schema and grant the "
+        "application role only what settling, loading and reporting need.")] = False,
+    owner_role: Annotated[str, typer.Option("--owner-role")] = "wmc_owner",
+    app_role: Annotated[str, typer.Option("--app-role")] = "wmc_app",
+) -> None:
     """Create or upgrade the schema (Alembic migrations); running it twice is harmless."""
     t0 = time.perf_counter()
     ledger = ledger_of(ctx).init()
-    event("init.completed", db=ledger.url, seconds=round(time.perf_counter() - t0, 3))
+    if create_roles:
+        ledger.create_roles(owner_role=owner_role, app_role=app_role)
+        typer.echo(f"roles: {owner_role} owns the schema; {app_role} may settle, load and "
+                   "report (connect the application as it)")
+    event("init.completed", db=ledger.url, roles=create_roles,
+          seconds=round(time.perf_counter() - t0, 3))
 
 
 BALANCE_COLUMNS = ("account", "bank_id", "currency", "debits", "credits", "balance")
@@ -380,19 +393,106 @@ def reverse(
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context) -> None:
+def audit_verify(
+    ctx: typer.Context,
+    checkpoint: Annotated[Path | None, typer.Option(
+        "--checkpoint", help="Also prove the ledger extends this signed checkpoint.")] = None,
+    public_key: Annotated[Path | None, typer.Option(
+        "--public-key", help="The checkpoint key's public half (PEM).")] = None,
+) -> None:
     """Recompute both Merkle trees, replay the events against the tables, check every
-    invariant and the schema; exit 3 naming each break."""
+    invariant and the schema, and (with --checkpoint) that the ledger extends a signed
+    checkpoint; exit 3 naming each break."""
+    if (checkpoint is None) != (public_key is None):
+        raise typer.BadParameter("--checkpoint and --public-key go together")
     t0 = time.perf_counter()
-    result = ledger_of(ctx).audit()
+    ledger = ledger_of(ctx)
+    result = ledger.audit()
+    problems = list(result.problems)
+    if checkpoint is not None and public_key is not None:
+        problems += [f"checkpoint {checkpoint}: {p}"
+                     for p in ledger.verify_checkpoint(checkpoint, public_key)]
     event("audit.verified", entries=result.entries, transfers=result.transfers,
-          problems=len(result.problems), seconds=round(time.perf_counter() - t0, 3))
-    if not result.ok:
-        for p in result.problems:
+          checkpoint=None if checkpoint is None else str(checkpoint),
+          problems=len(problems), seconds=round(time.perf_counter() - t0, 3))
+    if problems:
+        for p in problems:
             typer.echo(f"broken: {displayed(p, limit=None)}", err=True)
         raise typer.Exit(3)
     typer.echo(f"ok: {result.entries} entries, {result.transfers} transfers, "
-               f"{result.events} events verified")
+               f"{result.events} events verified"
+               + ("" if checkpoint is None else f"; the ledger extends {checkpoint}"))
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    directory: Annotated[Path, typer.Argument(help="Where to write the key pair.")],
+) -> None:
+    """Write an Ed25519 key pair for checkpoints: wmc-checkpoint.key (0600) and .pub."""
+    from wmc_ledger import keygen
+
+    private, public = keygen(directory)
+    typer.echo(f"private key {private} (keep it away from the database host)\n"
+               f"public key  {public} (give it to whoever verifies)")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    ctx: typer.Context,
+    key: Annotated[Path, typer.Option("--key", help="The private key (PEM) that signs.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write it here (else stdout).")]
+    = None,
+) -> None:
+    """Sign the ledger's current state: its id, sequence, both trees' sizes and roots."""
+    cp = ledger_of(ctx).checkpoint(key, out=out)
+    event("audit.checkpoint_written", path=None if out is None else str(out),
+          last_seq=cp.last_seq, events=cp.events_size, root=cp.root.hex())
+    if out is None:
+        typer.echo(cp.to_json(), nl=False)
+    else:
+        typer.echo(f"checkpoint of {cp.entries_size} entries and {cp.events_size} events, "
+                   f"root {cp.root.hex()}, written to {out}")
+
+
+@audit_app.command("prove")
+def audit_prove(
+    ctx: typer.Context,
+    entry_id: Annotated[str, typer.Argument(help="The entry (instruction id) to prove.")],
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A signed checkpoint.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write it here (else stdout).")]
+    = None,
+) -> None:
+    """Print an inclusion proof of one entry in a signed checkpoint (checkable offline)."""
+    proof = ledger_of(ctx).prove(entry_id, checkpoint)
+    data = json.dumps(proof, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(data, nl=False)
+    else:
+        out.write_text(data, encoding="utf-8")
+        typer.echo(f"proof of {entry_id} (leaf {proof['leaf_index']} of "
+                   f"{proof['checkpoint']['entries']['size']}) written to {out}")
+
+
+@audit_app.command("check-proof")
+def audit_check_proof(
+    proof: Annotated[Path, typer.Argument(help="A proof `wmc audit prove` wrote.")],
+    public_key: Annotated[Path, typer.Option("--public-key", help="The checkpoint key's "
+                                             "public half (PEM).")],
+) -> None:
+    """Check an inclusion proof with no database; exit 3 naming what does not hold."""
+    from wmc_ledger import check_proof
+
+    result = check_proof(proof, public_key)
+    cp = result.checkpoint
+    if not result.ok or cp is None:
+        for p in result.problems:
+            typer.echo(f"broken: {displayed(p, limit=None)}", err=True)
+        raise typer.Exit(3)
+    typer.echo(f"ok: entry {result.entry_id} (seq {result.seq}) is in ledger {cp.ledger_id} as "
+               f"signed at {cp.created_at} by key {cp.key_id[:16]}… "
+               f"({cp.entries_size} entries, root {cp.root.hex()})")
+    if result.fields is not None:
+        emit_json(dict(result.fields))
 
 
 @app.command()

@@ -17,6 +17,7 @@ import typer
 from cli.common import Format, check_table, engine_of, ledger_of, quiet, settings_of, table_option
 from cli.logs import event
 from cli.render import Section, console, emit_json, emit_rows, emit_sections, message
+from ledger.checkpoint import CheckpointNotWritten
 from ledger.errors import BatchRolledBack
 from ledger.money import format_amount
 from settlement.batches import load_report
@@ -163,6 +164,9 @@ def register(app: typer.Typer) -> None:
                                                             progress=progress))
         except AtomicRollback as exc:
             print_report(exc.report, fmt.value, chosen)
+            raise
+        except CheckpointNotWritten as exc:  # the batch is committed: show it, then the error
+            print_report(exc.batch, fmt.value, chosen)
             raise
         finally:
             if bar is not None:

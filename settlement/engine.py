@@ -14,6 +14,11 @@ Guarantees:
 - **Streaming, set-based.** The file is read in chunks; per chunk the existing ids and the
   accounts are fetched in a few queries; rows are written in bulk by the ledger's poster; balances
   and quota usage are written once per account / investor per batch. Memory stays flat.
+- **Anchored.** With the settings ``audit.checkpoint_dir`` and ``audit.checkpoint_key``, a signed
+  checkpoint (``ledger.checkpoint``) is written after the commit; the directory and key are
+  checked before the batch (a bad one refuses it, nothing written), and a write that fails after
+  the commit raises :class:`~ledger.checkpoint.CheckpointNotWritten` carrying the report: the
+  batch stands, and it is never silent.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from fx.booking import (
 )
 from fx.conversion import Rounding
 from fx.quotes import NoRate, StaleRate
+from ledger.checkpoint import AfterBatch, CheckpointNotWritten
 from ledger.db import is_postgres, rows_where_in, transaction
 from ledger.errors import BatchRolledBack, InputError, Problem
 from ledger.posting import DUPLICATE, AccountState, Lookup, Poster, Prepared, Rejection
@@ -185,6 +191,7 @@ def settle_file(
         raise InputError([Problem(str(path), 0, "file", "an existing, readable file")])
     sha = file_sha256(path)
     settings = options.settings or load_settings(None)
+    after = AfterBatch.from_settings(settings.audit.checkpoint_dir, settings.audit.checkpoint_key)
     t0 = time.perf_counter()
     batch: list[_Batch] = []
 
@@ -208,7 +215,28 @@ def settle_file(
         "duplicates": report.duplicates, "seconds": round(seconds, 3),
         "instructions_per_second": round(report.instructions / seconds) if seconds else None,
     }})
+    if after is not None:
+        write_checkpoint_after(engine, after, report, options)
     return report
+
+
+def write_checkpoint_after(engine: Engine, after: AfterBatch, report: BatchReport,
+                           options: BatchOptions) -> None:
+    """The signed checkpoint after a committed batch (settings ``audit.checkpoint_dir``). The
+    batch stands whatever happens here, so a failure is logged and raised with its report."""
+    now = (options.clock or (lambda: dt.datetime.now(MARKET_TZ)))()
+    try:
+        with engine.connect() as conn, conn.begin():
+            path = after.write(conn, now)
+    except Exception as exc:  # the batch is committed: whatever failed, say so with its report
+        log.error("audit.checkpoint_not_written", extra={"fields": {
+            "batch_id": report.batch_id, "directory": str(after.directory), "error": str(exc)}})
+        raise CheckpointNotWritten(
+            f"batch {report.batch_id} is committed, but its checkpoint was not written into "
+            f"{after.directory}: {exc} (settle the same file again to write it)", report,
+        ) from exc
+    log.info("audit.checkpoint_written", extra={"fields": {
+        "batch_id": report.batch_id, "path": str(path)}})
 
 
 class _Batch:

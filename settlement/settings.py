@@ -151,6 +151,15 @@ class EligibilitySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditSettings:
+    #: Where a signed checkpoint ``checkpoint-<last_seq>.json`` is written after every committed
+    #: batch; ``None``: none is written.
+    checkpoint_dir: Path | None = None
+    #: The Ed25519 private key (PEM, ``wmc audit keygen``) that signs them.
+    checkpoint_key: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     quota: QuotaSettings
     cutoffs: CutoffSettings
@@ -159,6 +168,7 @@ class Settings:
     calendar: CalendarSettings
     eligibility: EligibilitySettings
     input: InputSettings = InputSettings()
+    audit: AuditSettings = AuditSettings()
     #: The files read, defaults first.
     sources: tuple[str, ...] = ()
     ledger: LedgerSettings = LedgerSettings()
@@ -401,6 +411,8 @@ _SCHEMA: Final[dict[str, _Parser]] = {
     "reconciliation.statement_accounts": _account_map,
     "reconciliation.statement_max_elements": _count(1),
     "calendar.overrides": _path,
+    "audit.checkpoint_dir": _path,
+    "audit.checkpoint_key": _path,
     "input.value_date_window_days": _count(0, maximum=36_500),
     "ledger.currencies": _currencies,
     "eligibility.rules": _eligibility_rules,
@@ -557,6 +569,13 @@ def _check_consistency(
             f"at most fx.peg_ask ({ask}): a bid above the ask",
             f"at least fx.peg_bid ({bid}): an ask below the bid",
         )
+    if (parsed["audit.checkpoint_dir"] is None) != (parsed["audit.checkpoint_key"] is None):
+        refuse(
+            "audit.checkpoint_dir",
+            "audit.checkpoint_key",
+            '"" (none), or also set audit.checkpoint_key: checkpoints are signed',
+            '"" (none), or also set audit.checkpoint_dir: where the checkpoints go',
+        )
     channel = parsed["quota.per_channel_when_two_channels"]
     individual = parsed["quota.individual"]
     if channel > individual:
@@ -613,6 +632,8 @@ def _build(p: Mapping[str, Any], sources: tuple[str, ...]) -> Settings:
             statement_max_elements=p["reconciliation.statement_max_elements"],
         ),
         calendar=CalendarSettings(overrides=p["calendar.overrides"]),
+        audit=AuditSettings(checkpoint_dir=p["audit.checkpoint_dir"],
+                            checkpoint_key=p["audit.checkpoint_key"]),
         input=InputSettings(value_date_window_days=p["input.value_date_window_days"]),
         eligibility=EligibilitySettings(rules=p["eligibility.rules"]),
         sources=sources,

@@ -115,8 +115,14 @@ class AmountError(LedgerError, ValueError)
 class AtomicBatchRolledBack(BatchRolledBack)
     __init__(batch: 'Batch', message: 'str') -> 'None'
 class AuditResult(object)
-    __init__(entries: 'int', transfers: 'int', problems: 'tuple[str, ...]' = ()) -> None
+    __init__(
+        entries: 'int',
+        transfers: 'int',
+        problems: 'tuple[str, ...]' = (),
+        events: 'int' = 0,
+    ) -> None
     entries: field
+    events: field
     ok: property
     problems: field
     transfers: field
@@ -151,11 +157,15 @@ class Batch(object)
         obligations: 'tuple[Obligation, ...]' = (),
         gross_payments: 'tuple[GrossPayment, ...]' = (),
         moved_dates: 'tuple[MovedDate, ...]' = (),
+        duplicates_detail: 'tuple[Duplicate, ...]' = (),
+        committed: 'bool' = True,
     ) -> None
     accepted: field
     batch_id: field
     codes: property
+    committed: field
     duplicates: field
+    duplicates_detail: field
     file_sha256: field
     gross_payments: field
     instructions: field
@@ -166,11 +176,38 @@ class Batch(object)
     positions: field
     rejected: field
     rejections: field
+    status: property
     def to_dict(self) -> 'dict[str, Any]'
     def to_json(self) -> 'str'
 class BatchRolledBack(LedgerError)
     __init__(...)
     exit_code = 1
+class BatchSummary(object)
+    __init__(
+        batch_id: 'str',
+        file_name: 'str',
+        file_sha256: 'str',
+        committed_at: 'str',
+        instructions: 'int',
+        accepted: 'int',
+        rejected: 'int',
+        duplicates: 'int',
+        state: 'str',
+        reverses: 'str | None' = None,
+        reversed_by: 'str | None' = None,
+    ) -> None
+    accepted: field
+    batch_id: field
+    committed_at: field
+    duplicates: field
+    file_name: field
+    file_sha256: field
+    instructions: field
+    rejected: field
+    reversed_by: field
+    reverses: field
+    state: field
+    def to_dict(self) -> 'dict[str, Any]'
 class Break(object)
     __init__(
         type: 'str',
@@ -191,6 +228,41 @@ class Break(object)
     def to_dict(self) -> 'dict[str, Any]'
     type: field
     value_date: field
+class Checkpoint(object)
+    __init__(
+        ledger_id: 'str',
+        last_seq: 'int',
+        last_transfer_id: 'int',
+        entries_size: 'int',
+        entries_root: 'bytes',
+        events_size: 'int',
+        events_root: 'bytes',
+        root: 'bytes',
+        created_at: 'str',
+        key_id: 'str',
+        signature: 'bytes',
+        version: 'int' = 1,
+    ) -> None
+    created_at: field
+    entries_root: field
+    entries_size: field
+    events_root: field
+    events_size: field
+    key_id: field
+    last_seq: field
+    last_transfer_id: field
+    ledger_id: field
+    def log_root(self, log: "Literal['entries', 'events']") -> 'bytes'
+    root: field
+    signature: field
+    def size(self, log: "Literal['entries', 'events']") -> 'int'
+    def statement(self) -> 'dict[str, Any]'
+    def to_dict(self) -> 'dict[str, Any]'
+    def to_json(self) -> 'str'
+    version: field
+class CheckpointNotWritten(LedgerError)
+    __init__(message: 'str', batch: 'Any' = None) -> 'None'
+    exit_code = 3
 Clock = collections.abc.Callable[[], datetime.datetime]
 class ConflictError(LedgerError)
     __init__(...)
@@ -220,6 +292,20 @@ class CurrencyTotal(object)
     currency: field
     debits: field
     def to_dict(self) -> 'dict[str, str]'
+class Duplicate(object)
+    __init__(
+        instruction_id: 'str',
+        line: 'int',
+        duplicate_of: 'str',
+        batch_id: 'str | None',
+        code: 'str | None' = None,
+    ) -> None
+    batch_id: field
+    code: field
+    duplicate_of: field
+    instruction_id: field
+    line: field
+    def to_dict(self) -> 'dict[str, Any]'
 class Entry(object)
     __init__(
         id: 'str',
@@ -318,6 +404,47 @@ class InvestorQuota(object)
     remitted_out: field
     def to_dict(self) -> 'dict[str, str]'
     used: field
+class JournalEntry(object)
+    __init__(
+        seq: 'int',
+        entry_id: 'str',
+        kind: 'str',
+        value_date: 'dt.date',
+        batch_id: 'str | None',
+        reverses: 'str | None',
+        posted_at: 'str',
+        transfers: 'tuple[JournalTransfer, ...]',
+    ) -> None
+    batch_id: field
+    entry_id: field
+    kind: field
+    posted_at: field
+    reverses: field
+    seq: field
+    def to_dict(self) -> 'dict[str, Any]'
+    transfers: field
+    value_date: field
+class JournalPage(object)
+    __init__(entries: 'tuple[JournalEntry, ...]', next_after: 'str | None') -> None
+    entries: field
+    next_after: field
+    def to_dict(self) -> 'dict[str, Any]'
+class JournalTransfer(object)
+    __init__(
+        transfer_id: 'int',
+        debit: 'str',
+        credit: 'str',
+        amount: 'Money',
+        value_date: 'dt.date',
+        reference: 'str | None',
+    ) -> None
+    amount: field
+    credit: field
+    debit: field
+    reference: field
+    def to_dict(self) -> 'dict[str, Any]'
+    transfer_id: field
+    value_date: field
 KINDS = ('banks', 'accounts', 'investors', 'products', 'rates')
 class Ledger(object)
     __init__(
@@ -334,9 +461,28 @@ class Ledger(object)
         as_of: 'dt.date | str | None' = None,
         bank: 'str | None' = None,
         account: 'str | None' = None,
+        hide_zero: 'bool' = False,
+        hide_unused_ledger_accounts: 'bool' = False,
     ) -> 'list[Balance]'
+    def balances_in(
+        self,
+        currency: 'str',
+        *,
+        at_rate_of: 'dt.date | str',
+        book: 'str' = 'default',
+        as_of: 'dt.date | str | None' = None,
+        bank: 'str | None' = None,
+        account: 'str | None' = None,
+    ) -> 'list[TranslatedBalance]'
     def batch(self, batch_id: 'str') -> 'Batch'
+    def batch_list(self) -> 'list[BatchSummary]'
     def batches(self) -> 'list[str]'
+    def checkpoint(
+        self,
+        key: 'str | os.PathLike[str]',
+        *,
+        out: 'str | os.PathLike[str] | None' = None,
+    ) -> 'Checkpoint'
     clock: property
     def close(self) -> 'None'
     def close_account(self, account: 'str') -> 'None'
@@ -353,7 +499,30 @@ class Ledger(object)
         value_date: 'dt.date | str | None' = None,
         reference: 'str | None' = None,
     ) -> 'ConversionResult'
+    def create_roles(
+        self,
+        *,
+        owner_role: 'str' = 'wmc_owner',
+        app_role: 'str' = 'wmc_app',
+    ) -> 'list[str]'
     engine: property
+    def entries(
+        self,
+        *,
+        account: 'str | None' = None,
+        bank: 'str | None' = None,
+        batch: 'str | None' = None,
+        entry_id: 'str | None' = None,
+        reference: 'str | None' = None,
+        kind: 'str | None' = None,
+        date_from: 'dt.date | str | None' = None,
+        date_to: 'dt.date | str | None' = None,
+        min_amount: 'Money | Decimal | str | None' = None,
+        max_amount: 'Money | Decimal | str | None' = None,
+        limit: 'int' = 100,
+        after: 'str | None' = None,
+        order: 'str' = 'newest',
+    ) -> 'JournalPage'
     def init(self) -> 'Ledger'
     def load(self, kind: 'str', source: 'Source') -> 'LoadResult'
     def load_accounts(self, source: 'Source') -> 'LoadResult'
@@ -369,6 +538,13 @@ class Ledger(object)
         settings: 'Settings | str | os.PathLike[str] | None' = None,
     ) -> 'Ledger'
     def post(self, entries: 'Iterable[Entry]') -> 'list[PostResult]'
+    def prove(
+        self,
+        entry_id: 'str',
+        checkpoint: 'str | os.PathLike[str]',
+        *,
+        public_key: 'str | os.PathLike[str] | None' = None,
+    ) -> 'dict[str, Any]'
     def quota(self, *, investor: 'str | None' = None) -> 'QuotaReport'
     def reconcile(
         self,
@@ -376,7 +552,22 @@ class Ledger(object)
         *,
         account: 'str',
         name: 'str | None' = None,
+        force: 'bool' = False,
     ) -> 'Reconciliation'
+    def reconcile_all(
+        self,
+        statement: 'str | os.PathLike[str] | bytes',
+        *,
+        account: 'str | None' = None,
+        name: 'str | None' = None,
+    ) -> 'list[Reconciliation]'
+    def register(
+        self,
+        account: 'str',
+        *,
+        date_from: 'dt.date | str | None' = None,
+        date_to: 'dt.date | str | None' = None,
+    ) -> 'Register'
     def reverse(
         self,
         entry_id: 'str',
@@ -384,6 +575,7 @@ class Ledger(object)
         new_id: 'str | None' = None,
         value_date: 'dt.date | str | None' = None,
     ) -> 'PostResult'
+    def revert(self, batch_id: 'str', *, id_prefix: 'str' = 'REV-') -> 'RevertResult'
     settings: property
     def settle(
         self,
@@ -407,6 +599,11 @@ class Ledger(object)
     ) -> 'PostResult'
     def trial_balance(self, *, as_of: 'dt.date | str | None' = None) -> 'TrialBalance'
     url: property
+    def verify_checkpoint(
+        self,
+        checkpoint: 'str | os.PathLike[str]',
+        public_key: 'str | os.PathLike[str]',
+    ) -> 'list[str]'
 class LedgerError(Exception)
     __init__(...)
     exit_code = 2
@@ -456,6 +653,22 @@ class Problem(object)
     field: field
     file: field
     line: field
+class ProofCheck(object)
+    __init__(
+        entry_id: 'str | None',
+        seq: 'int | None',
+        record: 'bytes | None',
+        problems: 'tuple[str, ...]',
+        fields: 'Mapping[str, Any] | None' = None,
+        checkpoint: 'Checkpoint | None' = None,
+    ) -> None
+    checkpoint: field
+    entry_id: field
+    fields: field
+    ok: property
+    problems: field
+    record: field
+    seq: field
 class QuotaReport(object)
     __init__(
         investors: 'tuple[InvestorQuota, ...]',
@@ -480,6 +693,9 @@ class Reconciliation(object)
         statement_account: 'str' = '',
         period_start: 'dt.date | None' = None,
         period_end: 'dt.date | None' = None,
+        statement_format: 'str' = '',
+        statement_id: 'str' = '',
+        warnings: 'tuple[str, ...]' = (),
     ) -> None
     account: field
     break_types: property
@@ -494,14 +710,74 @@ class Reconciliation(object)
     reconciled: property
     statement_account: field
     statement_closing: field
+    statement_format: field
+    statement_id: field
     statement_opening: field
     def to_dict(self) -> 'dict[str, Any]'
+    warnings: field
+class Register(object)
+    __init__(
+        account: 'str',
+        bank_id: 'str',
+        currency: 'str',
+        type: 'str',
+        date_from: 'dt.date | None',
+        date_to: 'dt.date | None',
+        opening: 'Money',
+        closing: 'Money',
+        lines: 'tuple[RegisterLine, ...]',
+    ) -> None
+    account: field
+    bank_id: field
+    closing: field
+    currency: field
+    date_from: field
+    date_to: field
+    lines: field
+    opening: field
+    def to_dict(self) -> 'dict[str, Any]'
+    type: field
+class RegisterLine(object)
+    __init__(
+        value_date: 'dt.date',
+        entry_id: 'str',
+        kind: 'str',
+        transfer_id: 'int',
+        counterparty: 'str',
+        debit: 'Money',
+        credit: 'Money',
+        balance: 'Money',
+        reference: 'str | None',
+    ) -> None
+    balance: field
+    counterparty: field
+    credit: field
+    debit: field
+    entry_id: field
+    kind: field
+    reference: field
+    def to_dict(self) -> 'dict[str, Any]'
+    transfer_id: field
+    value_date: field
 class Rejection(object)
     __init__(instruction_id: 'str', line: 'int', code: 'str', message: 'str') -> None
     code: field
     instruction_id: field
     line: field
     message: field
+    def to_dict(self) -> 'dict[str, Any]'
+class RevertResult(object)
+    __init__(
+        batch_id: 'str',
+        code: 'str',
+        message: 'str',
+        reversal: 'Batch | None' = None,
+    ) -> None
+    batch_id: field
+    code: field
+    message: field
+    ok: property
+    reversal: field
     def to_dict(self) -> 'dict[str, Any]'
 class Settings(object)
     __init__(
@@ -511,12 +787,16 @@ class Settings(object)
         reconciliation: 'ReconciliationSettings',
         calendar: 'CalendarSettings',
         input: 'InputSettings' = InputSettings(value_date_window_days=3650),
+        audit: 'AuditSettings' = AuditSettings(checkpoint_dir=None, checkpoint_key=None),
         sources: 'tuple[str, ...]' = (),
+        ledger: 'LedgerSettings' = LedgerSettings(currencies=('MOP', 'HKD', 'CNY', 'USD')),
     ) -> None
+    audit: field
     calendar: field
     cutoffs: field
     fx: field
     input: field
+    ledger: field
     quota: field
     reconciliation: field
     sources: field
@@ -533,6 +813,13 @@ class Transfer(object)
     debit: field
     reference: field
     value_date: field
+class TranslatedBalance(object)
+    __init__(balance: 'Balance', rate: 'Fraction', converted: 'Money') -> None
+    balance: field
+    converted: field
+    rate: field
+    rate_text: property
+    def to_dict(self) -> 'dict[str, str]'
 class TrialBalance(object)
     __init__(currencies: 'tuple[CurrencyTotal, ...]', accounts: 'tuple[Balance, ...]') -> None
     accounts: field
@@ -541,6 +828,11 @@ class TrialBalance(object)
     def to_dict(self) -> 'dict[str, Any]'
 class UnknownCurrency(LedgerError, ValueError)
     __init__(...)
+def check_proof(
+    proof: 'str | os.PathLike[str] | Mapping[str, Any]',
+    public_key: 'str | os.PathLike[str]',
+) -> 'ProofCheck'
+def keygen(directory: 'str | os.PathLike[str]') -> 'tuple[Path, Path]'
 def load_settings(path: 'str | Path | None' = None) -> 'Settings'
 # wmc_ledger.testing
 class BankBuilder(object)
@@ -644,6 +936,7 @@ REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
     3: "580c76ec0fd1f3d2d049e7ea6b39c477fcf65610bfafb4b1404fcd6b33e41317",
+    4: "5073b51eeb1a9c48f81182f0eee6a408bb83b0e41f67195c8055faad8619ae7f",
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ledger.checkpoint import Checkpoint, CheckpointNotWritten, ProofCheck
 from ledger.errors import (
     AmountError,
     BatchRolledBack,
@@ -28,7 +29,7 @@ from ledger.errors import (
     UnknownCurrency,
 )
 from settlement.settings import Settings, load_settings
-from wmc_ledger.api import KINDS, AtomicBatchRolledBack, Ledger
+from wmc_ledger.api import KINDS, AtomicBatchRolledBack, Ledger, check_proof, keygen
 from wmc_ledger.clock import Clock, FixedClock
 from wmc_ledger.values import (
     AggregateQuota,
@@ -79,6 +80,8 @@ __all__ = [
     "BatchRolledBack",
     "BatchSummary",
     "Break",
+    "Checkpoint",
+    "CheckpointNotWritten",
     "Clock",
     "ConflictError",
     "ConversionResult",
@@ -104,6 +107,7 @@ __all__ = [
     "Position",
     "PostResult",
     "Problem",
+    "ProofCheck",
     "QuotaReport",
     "Reconciliation",
     "Register",
@@ -115,5 +119,7 @@ __all__ = [
     "TranslatedBalance",
     "TrialBalance",
     "UnknownCurrency",
+    "check_proof",
+    "keygen",
     "load_settings",
 ]

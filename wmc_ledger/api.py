@@ -42,20 +42,23 @@ from fx.booking import BookRules, ConversionRequest, post_conversions
 from fx.conversion import Rounding
 from fx.translate import translate_balances
 from ledger import audit as ledger_audit
+from ledger import checkpoint as ledger_checkpoint
 from ledger import journal, reports
+from ledger.checkpoint import Checkpoint, CheckpointNotWritten, ProofCheck
 from ledger.corrections import reversal_entry
 from ledger.db import DEFAULT_URL, make_engine, transaction
 from ledger.entries import EntrySpec, TransferSpec
-from ledger.errors import BatchRolledBack, InputError, NotFound, Problem
+from ledger.errors import BatchRolledBack, InputError, IntegrityError, NotFound, Problem
 from ledger.files import Schema, clean_text, parse_bool
 from ledger.money import to_money
 from ledger.posting import post_entries
-from ledger.records import recording
+from ledger.records import recompute_state, recording, tree_state
 from ledger.refdata import ACCOUNT_SCHEMA, BANK_SCHEMA
 from ledger.refdata import close_account as ledger_close_account
 from ledger.refdata import load_accounts as ledger_load_accounts
 from ledger.refdata import load_banks as ledger_load_banks
 from ledger.refdata import load_file as ledger_load_file
+from ledger.roles import create_roles as ledger_create_roles
 from ledger.schema import ACCOUNT_LENGTH, ENTRY_ID_LENGTH, Account, Bank
 from settlement.audit import quota_check
 from settlement.batches import batch_summaries, list_batches, load_report
@@ -243,6 +246,17 @@ class Ledger:
 
         upgrade(self._engine)
         return self
+
+    def create_roles(self, *, owner_role: str = "wmc_owner",
+                     app_role: str = "wmc_app") -> list[str]:
+        """PostgreSQL only (``wmc init --create-roles``): make an owner role own the ledger's
+        schema and grant an application role only what settling, loading and reporting need
+        (see :mod:`ledger.roles`); returns the statements run. Connect as a superuser or a
+        role with ``CREATEROLE`` that owns the schema; connect the application as ``app_role``.
+        """
+        statements: list[str] = self._write(
+            lambda conn: ledger_create_roles(conn, owner_role=owner_role, app_role=app_role))
+        return statements
 
     def close(self) -> None:
         """Release the database connections (an in-memory ledger is gone afterwards)."""
@@ -505,6 +519,8 @@ class Ledger:
             report = settle_file(self._engine, path, options)
         except AtomicRollback as exc:
             raise AtomicBatchRolledBack(_batch_of(exc.report), str(exc)) from None
+        except CheckpointNotWritten as exc:
+            raise CheckpointNotWritten(str(exc), _batch_of(exc.batch)) from exc
         return _batch_of(report)
 
     def batch(self, batch_id: str) -> Batch:
@@ -738,11 +754,86 @@ class Ledger:
                                         name=name, currencies=self.settings.ledger.currencies)
         return [_reconciliation_of(rec) for rec in recs]
 
+    # -- signed checkpoints and inclusion proofs --------------------------------------------------
+
+    def checkpoint(self, key: str | os.PathLike[str], *,
+                   out: str | os.PathLike[str] | None = None) -> Checkpoint:
+        """Sign the ledger's current state with the Ed25519 private key in the PEM file ``key``
+        (``wmc audit checkpoint``), and write it to ``out`` if given.
+
+        Refuses (``IntegrityError``) when the head's roots are not those of the stored leaves:
+        signing a head that contradicts the rows would anchor the contradiction.
+        """
+        private = ledger_checkpoint.load_private_key(key)
+        with self._engine.connect() as conn, conn.begin():
+            state, rows = tree_state(conn), recompute_state(conn)
+        said = (state.entries_size, state.entries_root, state.events_size, state.events_root,
+                state.root)
+        found = (rows.entries_size, rows.entries_root, rows.events_size, rows.events_root,
+                 rows.root)
+        if said != found:
+            raise IntegrityError(
+                f"the ledger head ({state.entries_size} entries, {state.events_size} events, "
+                f"root {state.root.hex()}) does not match its rows ({rows.entries_size} "
+                f"entries, {rows.events_size} events, root {rows.root.hex()}): no checkpoint "
+                "is signed; run `wmc audit verify`")
+        cp = ledger_checkpoint.make_checkpoint(state, private, at=self._now())
+        if out is not None:
+            ledger_checkpoint.write_checkpoint(cp, out)
+        return cp
+
+    def verify_checkpoint(self, checkpoint: str | os.PathLike[str],
+                          public_key: str | os.PathLike[str]) -> list[str]:
+        """What keeps the ledger from extending the signed checkpoint in the file
+        ``checkpoint`` (``wmc audit verify --checkpoint``): a rewritten, reordered or truncated
+        history, another ledger; empty when it extends it. A checkpoint whose signature does
+        not verify with ``public_key`` raises ``IntegrityError``; a malformed one ``InputError``.
+        """
+        cp = ledger_checkpoint.read_checkpoint(
+            checkpoint, ledger_checkpoint.load_public_key(public_key))
+        with self._engine.connect() as conn, conn.begin():
+            return ledger_checkpoint.check_extends(conn, cp)
+
+    def prove(self, entry_id: str, checkpoint: str | os.PathLike[str], *,
+              public_key: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """An inclusion proof of entry ``entry_id`` in the signed checkpoint in the file
+        ``checkpoint`` (``wmc audit prove``), as JSON-ready data; :func:`check_proof` checks it
+        with no database. The checkpoint's signature is checked too if ``public_key`` is given.
+        Refuses an entry posted after the checkpoint, and a ledger that does not extend it."""
+        key = None if public_key is None else ledger_checkpoint.load_public_key(public_key)
+        cp = ledger_checkpoint.read_checkpoint(checkpoint, key)
+        with self._engine.connect() as conn, conn.begin():
+            return ledger_checkpoint.prove(conn, entry_id, cp)
+
     def audit(self) -> AuditResult:
         """Recompute the hash chain and every invariant (``wmc audit verify``)."""
         settings = self.settings
         with self._engine.connect() as conn, conn.begin():
             return ledger_audit.verify(conn, extra=[quota_check(settings)])
+
+
+def keygen(directory: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Write a new Ed25519 key pair for checkpoints into ``directory`` (``wmc audit keygen``):
+    ``wmc-checkpoint.key`` (PEM, mode 0600) and ``wmc-checkpoint.pub``; never overwrites."""
+    return ledger_checkpoint.keygen(directory)
+
+
+def check_proof(proof: str | os.PathLike[str] | Mapping[str, Any],
+                public_key: str | os.PathLike[str]) -> ProofCheck:
+    """Check an inclusion proof (a file :meth:`Ledger.prove` wrote, or its data) with the
+    checkpoint key's public half, with no database (``wmc audit check-proof``): the
+    checkpoint's signature, the record's leaf, the path to the signed root. Problems are in
+    ``ProofCheck.problems``; a file that is not JSON raises ``InputError``."""
+    key = ledger_checkpoint.load_public_key(public_key)
+    if isinstance(proof, Mapping):
+        return ledger_checkpoint.check_proof(proof, key)
+    try:
+        data = json.loads(Path(proof).read_bytes())
+    except OSError as exc:
+        raise InputError(f"{proof}: cannot read the proof: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{proof}: not JSON: {exc}") from None
+    return ledger_checkpoint.check_proof(data, key, source=str(proof))
 
 
 # -- conversions at the boundary -----------------------------------------------------------------
