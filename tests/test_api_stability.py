@@ -292,6 +292,8 @@ class CurrencyTotal(object)
     currency: field
     debits: field
     def to_dict(self) -> 'dict[str, str]'
+class DatabaseError(LedgerError)
+    __init__(...)
 class Duplicate(object)
     __init__(
         instruction_id: 'str',
@@ -608,7 +610,14 @@ class LedgerError(Exception)
     __init__(...)
     exit_code = 2
 class LoadResult(object)
-    __init__(kind: 'str', rows: 'int', inserted: 'int', unchanged: 'int') -> None
+    __init__(
+        kind: 'str',
+        rows: 'int',
+        inserted: 'int',
+        unchanged: 'int',
+        completed: 'int' = 0,
+    ) -> None
+    completed: field
     inserted: field
     kind: field
     rows: field
@@ -786,6 +795,7 @@ class Settings(object)
         fx: 'FxSettings',
         reconciliation: 'ReconciliationSettings',
         calendar: 'CalendarSettings',
+        eligibility: 'EligibilitySettings',
         input: 'InputSettings' = InputSettings(value_date_window_days=3650),
         audit: 'AuditSettings' = AuditSettings(checkpoint_dir=None, checkpoint_key=None),
         sources: 'tuple[str, ...]' = (),
@@ -794,6 +804,7 @@ class Settings(object)
     audit: field
     calendar: field
     cutoffs: field
+    eligibility: field
     fx: field
     input: field
     ledger: field
@@ -871,7 +882,14 @@ class InvestorBuilder(object)
 LedgerFactory = collections.abc.Callable[..., wmc_ledger.api.Ledger]
 class ScenarioBuilder(object)
     __init__(ledger: 'Ledger') -> 'None'
-    def bank(self, bank_id: 'str', *, market: 'str', name: 'str | None' = None) -> 'BankBuilder'
+    def bank(
+        self,
+        bank_id: 'str',
+        *,
+        market: 'str',
+        name: 'str | None' = None,
+        kind: 'str' = 'bank',
+    ) -> 'BankBuilder'
     def deposit(
         self,
         account: 'str',
@@ -890,6 +908,8 @@ class ScenarioBuilder(object)
         channel: 'str' = 'bank',
         remittance_account: 'str | None' = None,
         investment_account: 'str | None' = None,
+        eligible_from: 'str | None' = None,
+        eligible_until: 'str | None' = None,
     ) -> 'InvestorBuilder'
     def product(
         self,
@@ -900,6 +920,11 @@ class ScenarioBuilder(object)
         risk: 'str',
         direction: 'str',
         account: 'str | None' = None,
+        product_type: 'str' = 'public_fund',
+        category: 'str | None' = None,
+        complex: 'bool | None' = None,
+        domicile: 'str | None' = None,
+        authorisation: 'str | None' = None,
     ) -> 'str'
     def rates(
         self,
@@ -935,8 +960,7 @@ env WMC_TEST_DB
 REVISIONS = {
     1: "6d74fb920b1491a7c3d39bcb2787eca268330e4173bd08e38df94cde51112cf2",
     2: "55e83a3d875d164df396bcbe86d635ec66e125d2080cfe9d44c16a7537e057a4",
-    3: "580c76ec0fd1f3d2d049e7ea6b39c477fcf65610bfafb4b1404fcd6b33e41317",
-    4: "5073b51eeb1a9c48f81182f0eee6a408bb83b0e41f67195c8055faad8619ae7f",
+    3: "e810ec1a6d26b13a48c27816f03247e7d1146cb8ac3f70ed461395e7bd7b1486",
 }
 
 
