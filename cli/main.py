@@ -177,12 +177,15 @@ class LoadKind(StrEnum):
 #: The columns of each reference data file, for ``wmc load --help`` (a test holds them to the
 #: readers' schemas; ``*`` marks a required column).
 LOAD_COLUMNS: Final = {
-    "banks": "bank_id*, name*, market* (MO, HK, CN)",
+    "banks": "bank_id*, name*, market* (MO, HK, CN), kind (bank default, securities_firm)",
     "accounts": "account*, bank_id*, type* (asset, liability, equity, income, expense), "
                 "currency*, name, allow_overdraft (true/false, default false)",
     "investors": "investor_id*, direction* (southbound, northbound), remittance_account*, "
-                 "investment_account*, channel (bank default, broker)",
-    "products": "product*, currency*, risk* (R1..R5), direction*, account*",
+                 "investment_account*, channel (bank default, broker), eligible_from (date), "
+                 "eligible_until (date)",
+    "products": "product*, currency*, risk* (R1..R5), direction*, account*, product_type "
+                "(deposit, wealth_management, public_fund, bond, structured_product, other), "
+                "category, complex (true/false), domicile, authorisation",
     "rates": "base*, quote*, bid*, ask*, as_of* (ISO 8601 with offset), source, "
              "book (default 'default')",
 }

@@ -40,8 +40,6 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ledger.money import group_digits
-
 TEXT_LIMIT: Final = 120
 """Characters of one text value shown before it is cut (counted before escaping)."""
 
@@ -96,6 +94,8 @@ def cell(column: str, value: object) -> Text:
 
 def grouped(value: str) -> str:
     """An amount's text with thousands separators; any other text as it is."""
+    from ledger.money import group_digits  # its currency table: not for ``wmc --help``
+
     try:
         return group_digits(value)
     except ValueError:  # not an amount after all (an empty rate, a label): shown as it is

@@ -17,12 +17,7 @@ import typer
 from cli.common import Format, check_table, engine_of, ledger_of, quiet, settings_of, table_option
 from cli.logs import event
 from cli.render import Section, console, emit_json, emit_rows, emit_sections, message
-from ledger.checkpoint import CheckpointNotWritten
 from ledger.errors import BatchRolledBack
-from ledger.money import format_amount
-from settlement.batches import load_report
-from settlement.engine import AtomicRollback, BatchOptions, settle_file
-from settlement.report import BatchReport
 
 if TYPE_CHECKING:
     from settlement.report import BatchReport
@@ -56,6 +51,8 @@ _FIRST = 20
 
 def report_sections(report: BatchReport, *, whole: bool) -> list[Section]:
     """The batch report as named tables; ``whole``: every row of the long lists."""
+    from ledger.money import format_amount
+
     data = report.to_dict()
     totals: dict[str, list[int]] = {}
     for g in report.gross_payments:
@@ -159,6 +156,9 @@ def register(app: typer.Typer) -> None:
             def progress(n: int) -> None:
                 bar.advance(task, n)
 
+        from ledger.checkpoint import CheckpointNotWritten
+        from settlement.engine import AtomicRollback, BatchOptions, settle_file
+
         try:
             report = settle_file(engine, file, BatchOptions(atomic=atomic, settings=settings,
                                                             progress=progress))
@@ -182,11 +182,13 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[Format, typer.Option("--format")] = Format.table,
     ) -> None:
         """Revert a batch with one new batch reversing all its entries (exit 1 if refused)."""
+        from settlement.batches import load_report
+
         t0 = time.perf_counter()
         result = ledger_of(ctx).revert(batch_id, id_prefix=id_prefix)
         event("settle.reverted", batch_id=batch_id, code=result.code,
-                 reversal=None if result.reversal is None else result.reversal.batch_id,
-                 seconds=round(time.perf_counter() - t0, 3))
+              reversal=None if result.reversal is None else result.reversal.batch_id,
+              seconds=round(time.perf_counter() - t0, 3))
         if fmt is Format.json:
             emit_json(result.to_dict())
         elif result.reversal is not None:
@@ -219,13 +221,15 @@ def register(app: typer.Typer) -> None:
         table: Annotated[SettleTable | None, table_option("summary")] = None,
     ) -> None:
         """Print a stored batch's report again (and optionally write it as an HTML page)."""
+        from settlement.batches import load_report
+
         chosen = check_table(fmt, table)
         t0 = time.perf_counter()
         with engine_of(ctx).connect() as conn:
             report = load_report(conn, batch_id)
         print_report(report, fmt.value, chosen)
         event("settle.shown", batch_id=batch_id, instructions=report.instructions,
-                 seconds=round(time.perf_counter() - t0, 3))
+              seconds=round(time.perf_counter() - t0, 3))
         if html is not None:
             from settlement.html_report import render_batch_html
 
