@@ -362,15 +362,6 @@ def _select(found: Sequence[Statement], account: str,
 def _check_reconcilable(statement: Statement, acc: LedgerAccount,
                         settings: ReconciliationSettings, *, force: bool) -> None:
     file_name = statement.source or "<statement>"
-    if not force and not is_statement_of(statement.account, acc.code, settings):
-        mapped = settings.statement_account_of(statement.account)
-        raise InputError([Problem(
-            file_name, 0, "account",
-            f"a statement of ledger account {acc.code!r}, got one of account "
-            f"{statement.account!r}"
-            + (f" (mapped to {mapped!r} by reconciliation.statement_accounts)" if mapped else
-               ": map it in the settings (reconciliation.statement_accounts) or use --force"),
-        )])
     if not statement.has_balances:
         raise InputError(
             [
@@ -384,6 +375,15 @@ def _check_reconcilable(statement: Statement, acc: LedgerAccount,
                 )
             ]
         )
+    if not force and not is_statement_of(statement.account, acc.code, settings):
+        mapped = settings.statement_account_of(statement.account)
+        raise InputError([Problem(
+            file_name, 0, "account",
+            f"a statement of ledger account {acc.code!r}, got one of account "
+            f"{statement.account!r}"
+            + (f" (mapped to {mapped!r} by reconciliation.statement_accounts)" if mapped else
+               ": map it in the settings (reconciliation.statement_accounts) or use --force"),
+        )])
     if statement.currency != acc.currency:
         raise InputError(
             [

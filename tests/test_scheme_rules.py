@@ -510,7 +510,7 @@ def test_an_investor_row_of_the_test_world_keeps_its_meaning() -> None:
 def test_migration_0007_upgrades_a_database_with_data(db_url: str) -> None:
     eng = make_engine(db_url)
     try:
-        upgrade(eng, "0004")
+        upgrade(eng, "0006")  # the revision before 0007
         with eng.begin() as conn:
             conn.execute(text("INSERT INTO banks (bank_id, name, market) VALUES "
                               "('A', 'Bank A', 'HK'), ('C', 'Bank C', 'CN')"))
@@ -546,7 +546,7 @@ def test_migration_0007_upgrades_a_database_with_data(db_url: str) -> None:
         cfg = migration_config()
         with eng.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0004")
+            command.downgrade(cfg, "0006")
         with eng.connect() as conn:
             assert conn.execute(text("SELECT * FROM banks ORDER BY bank_id")).all() == [
                 ("A", "Bank A", "HK"), ("C", "Bank C", "CN")]
