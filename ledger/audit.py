@@ -17,7 +17,7 @@ Checks, each from the rows themselves, never from a stored conclusion:
 - **schema**: the triggers and constraints present are those recorded when the schema was last
   migrated (a fingerprint, see :func:`schema_fingerprint`).
 
-This finds any change that was not made through the chain function itself. A rewrite that
+This finds any change that was not made through the ledger's own hashing functions. A rewrite that
 recomputes every hash is found only against a checkpoint signed before it (``ledger.checkpoint``).
 Further checks of packages above ``ledger`` (quota usage) are passed in as ``extra``.
 """

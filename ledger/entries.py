@@ -3,9 +3,8 @@
 Pure: no database, no I/O. A :class:`TransferSpec` moves one positive amount from a debit account
 to a credit account in one currency, so every entry (a tuple of transfers posted together) is
 balanced per currency by construction. An entry's ``digest`` is its idempotency fingerprint: the
-same id with the same digest is a duplicate, with another digest a conflict. Its chain ``hash``
-covers the previous entry's hash and every stored column of the entry and its transfers, so
-changing, removing or reordering anything posted breaks the chain from that entry on.
+same id with the same digest is a duplicate, with another digest a conflict. What is hashed for
+tamper evidence (every stored column, in an unambiguous encoding) is ``ledger.records``'.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
-GENESIS_HASH: Final = "0" * 64
 DEBIT_NORMAL: Final = frozenset({"asset", "expense"})
 
 
@@ -110,21 +108,3 @@ def digest_text(text: str) -> str:
 def content_digest(entry: EntrySpec) -> str:
     """The default idempotency fingerprint: SHA-256 of :func:`content_text`."""
     return digest_text(content_text(entry))
-
-
-def chain_hash(
-    prev_hash: str,
-    *,
-    seq: int,
-    first_transfer_id: int,
-    batch_id: str | None,
-    posted_at: str,
-    digest: str,
-    content: str,
-) -> str:
-    """SHA-256 over the previous entry's hash, where and when the entry was stored, its digest
-    and its canonical content (:func:`content_text`, rebuilt from the stored rows by the audit)."""
-    return hashlib.sha256(
-        f"{prev_hash}\x1e{seq}\x1f{first_transfer_id}\x1f{batch_id or ''}\x1f{posted_at}\x1f"
-        f"{digest}\x1e{content}".encode()
-    ).hexdigest()

@@ -68,7 +68,7 @@ class DatabaseError(LedgerError):
 
 
 class IntegrityError(LedgerError):
-    """The stored ledger breaks an invariant (hash chain, balances, totals)."""
+    """The stored ledger breaks an invariant (Merkle trees, covered rows, balances, totals)."""
 
     exit_code = 3
 

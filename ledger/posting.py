@@ -1,7 +1,8 @@
 """Posting entries: the one place where transfers hit the database.
 
 A :class:`Poster` lives inside one database transaction. It first locks the ledger head (the
-chain hash and the sequence counters), so writers are serialised and the chain never forks; it
+sequence counters and the Merkle frontiers), so writers are serialised and the trees never fork
+(a head whose counters are not the rows' is refused); it
 then judges each entry on its own, against running balances kept in memory (earlier entries of
 the same batch count), and returns a result per entry: rejections are values, never exceptions.
 Accepted rows are written in bulk (``COPY`` on PostgreSQL, one ``INSERT`` from a JSON array on
@@ -511,7 +512,8 @@ class Poster:
     # -- posting ------------------------------------------------------------------------------
 
     def apply(self, prepared: Prepared) -> int:
-        """Post a prepared entry: running totals, chain hash, pending rows. Returns its seq."""
+        """Post a prepared entry: running totals, its leaf in the entries tree, pending rows.
+        Returns its seq."""
         self.seq = seq = self.seq + 1
         rows = self._transfer_rows
         first = tid = self.transfer_id + 1
@@ -576,7 +578,7 @@ class Poster:
 
     def apply_transfer(self, entry_id: str, kind: str, debit: AccountState,
                        credit: AccountState, amount: int, currency: str, value_date: dt.date,
-                       reference: str | None, digest: str, content: str | None = None) -> int:
+                       reference: str | None, digest: str) -> int:
         """Post an entry of one transfer that passed :meth:`check_transfer`.
 
         Stores exactly what :meth:`apply` stores for the same entry given as an
@@ -653,7 +655,7 @@ class Poster:
             self.rejected += 1
             return Result(entry.id, rejection.code, rejection.message)
         seq = self.apply_transfer(entry.id, entry.kind, debit, credit, t.amount, t.currency,
-                                  entry.value_date, t.reference, digest, content)
+                                  entry.value_date, t.reference, digest)
         return Result(entry.id, OK, "", seq)
 
     def wait(self) -> None:

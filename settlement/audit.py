@@ -89,13 +89,15 @@ def _steps(conn: Connection) -> list[Step]:
             steps[-1] = (*steps[-1][:5], credit)
             continue
         steps.append((seq, kind, batch, int(amount), debit, credit))
+    # A revert gives back at the first seq of its reversal batch, before that batch's entries.
+    order = [((int(str(s[0])), 1), s) for s in steps]
     if table_exists(conn, "batch_reversals"):
-        for original, first_seq in conn.exec_driver_sql(
-                "SELECT r.batch_id, b.first_seq FROM batch_reversals r "
-                "JOIN batches b ON b.batch_id = r.reversal_batch_id"):
-            steps.append((int(first_seq) - 0.5, "revert", str(original)))
-    steps.sort(key=lambda s: float(str(s[0])))
-    return [("revert", s[2]) if s[1] == "revert" else s for s in steps]
+        order += [((int(first_seq), 0), ("revert", str(original))) for original, first_seq in
+                  conn.exec_driver_sql(
+                      "SELECT r.batch_id, b.first_seq FROM batch_reversals r "
+                      "JOIN batches b ON b.batch_id = r.reversal_batch_id")]
+    order.sort(key=lambda pair: pair[0])
+    return [step for _, step in order]
 
 
 def _replay(book: QuotaBook, links: dict[str, Link], step: Step,

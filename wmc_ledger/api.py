@@ -13,7 +13,7 @@ Guarantees a bank's tests rely on:
 - **Determinism.** The ledger reads the time only from its clock (``posted_at``, a batch's
   ``committed_at``, a conversion's default instant, the default value date), and batch ids are
   sequential (``B00000001``, ...). Inject a :class:`~wmc_ledger.FixedClock` and the same scenario
-  gives byte-identical reports (:meth:`~wmc_ledger.Batch.to_json`) and the same hash chain.
+  gives byte-identical reports (:meth:`~wmc_ledger.Batch.to_json`) and the same Merkle roots.
 - **Rejections are values.** Posting, converting and settling return a result code per item
   (``ok``, ``duplicate``, ``insufficient_funds``, ...); exceptions (:class:`LedgerError` and
   subclasses) are for bad input (``InputError``: nothing was written), unknown names
@@ -806,7 +806,7 @@ class Ledger:
             return ledger_checkpoint.prove(conn, entry_id, cp)
 
     def audit(self) -> AuditResult:
-        """Recompute the hash chain and every invariant (``wmc audit verify``)."""
+        """Recompute both Merkle trees and every invariant (``wmc audit verify``)."""
         settings = self.settings
         with self._engine.connect() as conn, conn.begin():
             return ledger_audit.verify(conn, extra=[quota_check(settings)])
